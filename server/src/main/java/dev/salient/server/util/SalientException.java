@@ -1,0 +1,70 @@
+package dev.salient.server.util;
+
+/**
+ * Root of the failures Salient reports to clients. Each subclass maps to one gRPC status in the
+ * service layer; the message is shown to the client as it is, so it names the cause and the fix.
+ */
+public abstract class SalientException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  protected SalientException(String message) {
+    super(message);
+  }
+
+  protected SalientException(String message, Throwable cause) {
+    super(message, cause);
+  }
+
+  /** The request itself is wrong (bad image, unknown method, bad parameter). */
+  public static final class InvalidArgument extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public InvalidArgument(String message) {
+      super(message);
+    }
+
+    public InvalidArgument(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** A named thing (a model) does not exist. */
+  public static final class NotFound extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public NotFound(String message) {
+      super(message);
+    }
+  }
+
+  /** The server is full: too many requests in flight. Retry later. */
+  public static final class CapacityExceeded extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public CapacityExceeded(String message) {
+      super(message);
+    }
+  }
+
+  /** A worker failed or the server is stopping; the request may succeed when retried. */
+  public static final class Unavailable extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public Unavailable(String message, Throwable cause) {
+      super(message, cause);
+    }
+
+    public Unavailable(String message) {
+      super(message);
+    }
+  }
+
+  /** The request's deadline passed before it finished. */
+  public static final class DeadlineExceeded extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public DeadlineExceeded(String message) {
+      super(message);
+    }
+  }
+}
