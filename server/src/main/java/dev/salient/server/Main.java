@@ -1,0 +1,84 @@
+package dev.salient.server;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.salient.server.method.MethodRegistry;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./salient serve}: starts the server and runs until interrupted. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Serve explanations over gRPC (the embedded default model unless --models).")
+public final class Main implements Callable<Integer> {
+
+  @Option(names = "--host", description = "Address to bind (default from config: 127.0.0.1).")
+  String host;
+
+  @Option(names = "--port", description = "TCP port (default 50051; 0 picks a free port).")
+  Integer port;
+
+  @Option(names = "--models",
+      description = "Directory of model packages (or one package) served after the default model.")
+  String models;
+
+  @Option(names = "--devices", split = ",",
+      description = "Devices with a worker each: cpu, gpu:0, gpu:1 ... (default cpu).")
+  List<String> devices;
+
+  @Option(names = "--max-batch", description = "Most images per engine call (default 32).")
+  Integer maxBatch;
+
+  /** Runs the command line. */
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    Config config = ConfigFactory.load();
+    config = override(config, "salient.host", host);
+    config = override(config, "salient.port", port);
+    config = override(config, "salient.models", models);
+    config = override(config, "salient.devices", devices);
+    config = override(config, "salient.scheduler.max-batch", maxBatch);
+    SalientSettings settings = SalientSettings.create(config);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "salient", config);
+    SalientServer server;
+    try {
+      server = SalientServer.start(system, settings, SalientServer.catalogFor(settings),
+          MethodRegistry.standard());
+    } catch (RuntimeException e) {
+      System.err.println("salient: cannot start: " + e.getMessage());
+      system.terminate();
+      return 1;
+    }
+    var address = server.address();
+    System.out.println("Salient listening on " + address.getHostString() + ":"
+        + address.getPort() + " (models: "
+        + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
+    System.out.flush();
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      // Logging may already be shut down inside a shutdown hook: write to stderr.
+      System.err.println("salient: shutting down");
+      server.close();
+      system.terminate();
+      stopped.countDown();
+    }, "salient-shutdown"));
+    system.getWhenTerminated().toCompletableFuture().join();
+    stopped.await();
+    return 0;
+  }
+
+  private static Config override(Config config, String path, Object value) {
+    return value == null ? config
+        : config.withValue(path, ConfigValueFactory.fromAnyRef(value));
+  }
+}

@@ -1,0 +1,112 @@
+package dev.salient.server;
+
+import dev.salient.grpc.Explainer;
+import dev.salient.grpc.ExplainerHandlerFactory;
+import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.grpc.ExplainerService;
+import dev.salient.server.grpc.GrpcErrors;
+import dev.salient.server.grpc.HealthService;
+import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.worker.DeviceWorker;
+import dev.salient.server.worker.ExplainSupervisor;
+import io.grpc.health.v1.Health;
+import io.grpc.health.v1.HealthHandlerFactory;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.grpc.javadsl.ServerReflection;
+import org.apache.pekko.grpc.javadsl.ServiceHandler;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SystemMaterializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts Salient in an actor system: loads the models onto each device's engine thread, spawns
+ * the supervisor and its workers, and binds the Explainer, Health and reflection services.
+ */
+public final class SalientServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SalientServer.class);
+
+  private final ActorSystem<?> system;
+  private final ServerBinding binding;
+  private final HealthService health;
+  private final ModelCatalog catalog;
+  private final SalientSettings settings;
+
+  private SalientServer(ActorSystem<?> system, ServerBinding binding, HealthService health,
+      ModelCatalog catalog, SalientSettings settings) {
+    this.system = system;
+    this.binding = binding;
+    this.health = health;
+    this.catalog = catalog;
+    this.settings = settings;
+  }
+
+  /** The catalog named by {@code settings.models()}: the default model plus that directory. */
+  public static ModelCatalog catalogFor(SalientSettings settings) {
+    return settings.models().isEmpty() ? ModelCatalog.embeddedDefault()
+        : ModelCatalog.load(Path.of(settings.models()), true);
+  }
+
+  /** Starts a server in {@code system}; blocks until the models are loaded and the port bound. */
+  public static SalientServer start(ActorSystem<?> system, SalientSettings settings,
+      ModelCatalog catalog, MethodRegistry methods) {
+    List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
+    for (String device : settings.devices()) {
+      runtimes.add(DeviceWorker.loadRuntime(device, catalog.all()));
+    }
+    ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
+        ExplainSupervisor.create(catalog, methods, runtimes, settings.maxBatch(),
+            settings.maxInFlight()),
+        "explain-supervisor", Props.empty());
+    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, system,
+        system.dispatchers().lookup(DispatcherSelector.blocking()), settings.streamBuffer());
+    HealthService health = new HealthService();
+    Materializer mat = SystemMaterializer.get(system).materializer();
+    var handler = ServiceHandler.concatOrNotFound(
+        ExplainerHandlerFactory.partial(explainer, Explainer.name, mat, GrpcErrors.handler(),
+            system),
+        HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
+        ServerReflection.create(List.of(Explainer.description, Health.description), system));
+    CompletionStage<ServerBinding> bound =
+        Http.get(system).newServerAt(settings.host(), settings.port()).bind(handler);
+    ServerBinding binding = bound.toCompletableFuture().join();
+    log.info("Salient listening on {} (models {}; devices {})", binding.localAddress(),
+        catalog.all().stream().map(m -> m.name()).toList(), settings.devices());
+    return new SalientServer(system, binding, health, catalog, settings);
+  }
+
+  /** The bound address (useful with port 0). */
+  public InetSocketAddress address() {
+    return binding.localAddress();
+  }
+
+  /** The models served. */
+  public ModelCatalog catalog() {
+    return catalog;
+  }
+
+  /** Stops accepting requests, lets requests in flight finish up to the shutdown timeout. */
+  @Override
+  public void close() {
+    health.markNotServing();
+    long millis = settings.shutdownTimeout().toMillis();
+    binding.terminate(settings.shutdownTimeout()).toCompletableFuture()
+        .orTimeout(millis + 1000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+  }
+
+  /** The actor system the server runs in. */
+  public ActorSystem<?> system() {
+    return system;
+  }
+}

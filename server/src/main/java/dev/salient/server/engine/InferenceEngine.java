@@ -1,0 +1,166 @@
+package dev.salient.server.engine;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The models of one device and the passes run on them. Not thread-safe by design: a device
+ * worker creates it and calls it from its single engine thread only.
+ *
+ * <p>Input gradients do not use DJL's {@code GradientCollector}, which allows one collector per
+ * JVM: libtorch's grad mode is thread-local, so each engine thread switches it on for its own
+ * backward pass (STACK.md). That is what lets several devices' workers run in one JVM.
+ */
+public final class InferenceEngine implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
+
+  private final String deviceName;
+  private final NDManager manager;
+  private final Map<String, LoadedModel> models;
+
+  private InferenceEngine(String deviceName, NDManager manager, Map<String, LoadedModel> models) {
+    this.deviceName = deviceName;
+    this.manager = manager;
+    this.models = models;
+  }
+
+  /**
+   * Loads {@code packages} onto device {@code deviceName} ("cpu" or "gpu:N"). Call it on the
+   * engine thread that will use the engine.
+   */
+  public static InferenceEngine load(String deviceName, Collection<ModelPackage> packages) {
+    // A new Java thread starts with libtorch grad mode ON; passes switch it on only when needed.
+    JniUtils.setGradMode(false);
+    Device device = parseDevice(deviceName);
+    NDManager manager = NDManager.newBaseManager(device, "PyTorch");
+    Map<String, LoadedModel> models = new LinkedHashMap<>();
+    try {
+      for (ModelPackage pkg : packages) {
+        long start = System.nanoTime();
+        LoadedModel model =
+            switch (pkg.format()) {
+              case BUILTIN -> BuiltinModel.load(pkg, manager);
+              case TORCHSCRIPT -> TorchScriptModel.load(pkg, device);
+            };
+        models.put(pkg.name(), model);
+        log.info("loaded model {} ({}, input {}) on {} in {} ms", pkg.name(), pkg.format(),
+            pkg.input(), deviceName, (System.nanoTime() - start) / 1_000_000);
+      }
+    } catch (RuntimeException e) {
+      models.values().forEach(LoadedModel::close);
+      manager.close();
+      throw e;
+    }
+    return new InferenceEngine(deviceName, manager, models);
+  }
+
+  /** Parses "cpu" or "gpu:N". */
+  public static Device parseDevice(String name) {
+    if (name.equals("cpu")) {
+      return Device.cpu();
+    }
+    if (name.matches("gpu:\\d+")) {
+      return Device.gpu(Integer.parseInt(name.substring(4)));
+    }
+    throw new IllegalArgumentException("device must be \"cpu\" or \"gpu:N\", not \"" + name + "\"");
+  }
+
+  /** The device this engine runs on. */
+  public String deviceName() {
+    return deviceName;
+  }
+
+  /**
+   * Runs {@code pass} on model {@code modelName}: one forward over the batch and, when the pass
+   * has an objective, one backward that gives every image the input gradient of its own
+   * objective. All native memory of the pass is freed before it returns.
+   */
+  public PassResult run(String modelName, Pass pass) {
+    LoadedModel model = models.get(modelName);
+    if (model == null) {
+      throw new IllegalArgumentException("model " + modelName + " is not loaded on " + deviceName);
+    }
+    InputSpec spec = model.modelPackage().input();
+    int n = pass.size();
+    int size = spec.size();
+    int classes = model.modelPackage().numClasses();
+    float[] flat = new float[n * size];
+    for (int i = 0; i < n; i++) {
+      float[] image = pass.images().get(i);
+      if (image.length != size) {
+        throw new IllegalArgumentException(
+            "image " + i + " has " + image.length + " values; model " + modelName + " needs " + size);
+      }
+      System.arraycopy(image, 0, flat, i * size, size);
+    }
+    boolean wantGradient = pass.objective() != null;
+    boolean gradModeBefore = JniUtils.isGradMode();
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray x = scope.create(flat, new Shape(n, spec.channels(), spec.height(), spec.width()));
+      if (wantGradient) {
+        JniUtils.setGradMode(true);
+        x.setRequiresGradient(true);
+      }
+      Shape channelShape = new Shape(1, spec.channels(), 1, 1);
+      NDArray normalised =
+          x.sub(scope.create(spec.mean(), channelShape)).div(scope.create(spec.std(), channelShape));
+      NDArray logits = model.forward(normalised, wantGradient);
+      if (!logits.getShape().equals(new Shape(n, classes))) {
+        throw new IllegalStateException(
+            "model " + modelName + " returned shape " + logits.getShape() + " for a batch of " + n
+                + "; expected (" + n + ", " + classes + ") — one score per label in labels file");
+      }
+      List<float[]> logitRows = rows(logits.toFloatArray(), n, classes);
+      List<float[]> gradientRows = null;
+      if (wantGradient) {
+        NDArray outputs =
+            switch (pass.objective().output()) {
+              case LOGIT -> logits;
+              case PROBABILITY -> logits.softmax(1);
+              case LOG_PROBABILITY -> logits.logSoftmax(1);
+            };
+        float[] weights = new float[n * classes];
+        for (int i = 0; i < n; i++) {
+          float[] w = pass.objective().classWeights().get(i);
+          if (w.length != classes) {
+            throw new IllegalArgumentException("objective weights need " + classes + " values");
+          }
+          System.arraycopy(w, 0, weights, i * classes, classes);
+        }
+        NDArray objective = outputs.mul(scope.create(weights, new Shape(n, classes))).sum();
+        JniUtils.backward((PtNDArray) objective, (PtNDArray) objective.onesLike(), false, false);
+        gradientRows = rows(x.getGradient().toFloatArray(), n, size);
+      }
+      return new PassResult(logitRows, gradientRows);
+    } finally {
+      JniUtils.setGradMode(gradModeBefore);
+    }
+  }
+
+  private static List<float[]> rows(float[] flat, int n, int width) {
+    List<float[]> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      float[] row = new float[width];
+      System.arraycopy(flat, i * width, row, 0, width);
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  @Override
+  public void close() {
+    models.values().forEach(LoadedModel::close);
+    manager.close();
+  }
+}

@@ -1,0 +1,69 @@
+package dev.salient.server.engine;
+
+import java.util.List;
+
+/**
+ * One model pass over a batch of images: a forward pass, and optionally the input gradient of a
+ * per-row objective. This is the unit the device worker schedules and batches.
+ *
+ * @param images images in the model's pixel space (before normalisation), each {@code C*H*W}
+ * @param objective what to differentiate, or {@code null} for a forward pass only
+ */
+public record Pass(List<float[]> images, Objective objective) {
+
+  /** Validates the shape of the request. */
+  public Pass {
+    images = List.copyOf(images);
+    if (images.isEmpty()) {
+      throw new IllegalArgumentException("a pass needs at least one image");
+    }
+    if (objective != null && objective.classWeights().size() != images.size()) {
+      throw new IllegalArgumentException("an objective needs one weight vector per image");
+    }
+  }
+
+  /** A forward pass only. */
+  public static Pass forward(List<float[]> images) {
+    return new Pass(images, null);
+  }
+
+  /** Forward and the input gradient of {@code output[target]} for each image. */
+  public static Pass gradient(List<float[]> images, Output output, int[] targets, int numClasses) {
+    List<float[]> weights = new java.util.ArrayList<>(targets.length);
+    for (int target : targets) {
+      float[] w = new float[numClasses];
+      w[target] = 1f;
+      weights.add(w);
+    }
+    return new Pass(images, new Objective(output, weights));
+  }
+
+  /** Number of images. */
+  public int size() {
+    return images.size();
+  }
+
+  /** Which model output an objective is built on. */
+  public enum Output {
+    /** The raw class score before softmax. */
+    LOGIT,
+    /** The softmax probability. */
+    PROBABILITY,
+    /** The log of the softmax probability. */
+    LOG_PROBABILITY
+  }
+
+  /**
+   * The scalar whose input gradient is wanted, per image: {@code sum_k weights[k] * output[k]}. A
+   * one-hot vector picks one class; {@code e_P - e_Q} gives the margin between two classes.
+   *
+   * <p>Images in one pass are independent (models run in eval mode), so the gradient of the sum
+   * of all rows' objectives gives each row the gradient of its own objective.
+   */
+  public record Objective(Output output, List<float[]> classWeights) {
+    /** Copies the list. */
+    public Objective {
+      classWeights = List.copyOf(classWeights);
+    }
+  }
+}

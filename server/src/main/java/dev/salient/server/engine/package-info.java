@@ -1,0 +1,2 @@
+/** The model engine: model packages, loading onto a device, and forward / input-gradient passes. */
+package dev.salient.server.engine;

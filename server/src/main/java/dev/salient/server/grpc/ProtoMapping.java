@@ -1,0 +1,159 @@
+package dev.salient.server.grpc;
+
+import com.google.protobuf.ByteString;
+import dev.salient.grpc.ClassScore;
+import dev.salient.grpc.Curve;
+import dev.salient.grpc.ExplainEvent;
+import dev.salient.grpc.Frame;
+import dev.salient.grpc.MethodInfo;
+import dev.salient.grpc.ModelInfo;
+import dev.salient.grpc.ParameterInfo;
+import dev.salient.grpc.Result;
+import dev.salient.grpc.SaliencyMap;
+import dev.salient.grpc.Snapshot;
+import dev.salient.grpc.Started;
+import dev.salient.grpc.Target;
+import dev.salient.grpc.Tensor;
+import dev.salient.server.engine.InputSpec;
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.ParameterSpec;
+import dev.salient.server.util.SalientException;
+import dev.salient.server.worker.TargetSpec;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Locale;
+
+/** Translates between the salient.v1 messages and the server's domain values. No logic. */
+final class ProtoMapping {
+  private ProtoMapping() {}
+
+  static ModelInfo modelInfo(ModelPackage m, List<ExplanationMethod> methods, boolean isDefault) {
+    InputSpec in = m.input();
+    ModelInfo.Builder b = ModelInfo.newBuilder()
+        .setName(m.name())
+        .setDescription(m.description())
+        .setFormat(m.format().name().toLowerCase(Locale.ROOT))
+        .setPixelMin(in.pixelMin())
+        .setPixelMax(in.pixelMax())
+        .addAllLabels(m.labels())
+        .putAllMetrics(m.metrics())
+        .setIsDefault(isDefault);
+    for (long d : in.shape()) {
+      b.addInputShape(d);
+    }
+    for (float v : in.mean()) {
+      b.addMean(v);
+    }
+    for (float v : in.std()) {
+      b.addStd(v);
+    }
+    for (ExplanationMethod method : methods) {
+      MethodInfo.Builder mi = MethodInfo.newBuilder()
+          .setName(method.name()).setDescription(method.description());
+      for (ParameterSpec p : method.parameters()) {
+        mi.addParameters(ParameterInfo.newBuilder().setName(p.name())
+            .setDescription(p.description()).setDefaultValue(p.defaultValue()));
+      }
+      b.addMethods(mi);
+    }
+    return b.build();
+  }
+
+  static TargetSpec target(boolean hasTarget, Target t) {
+    if (!hasTarget) {
+      return new TargetSpec.Predicted();
+    }
+    return switch (t.getKindCase()) {
+      case CLASS_INDEX -> new TargetSpec.ClassIndex(t.getClassIndex());
+      case LABEL -> new TargetSpec.Label(t.getLabel());
+      case RANK -> new TargetSpec.Rank(t.getRank());
+      case KIND_NOT_SET -> new TargetSpec.Predicted();
+    };
+  }
+
+  static ExplainEvent event(dev.salient.server.method.ExplainEvent e) {
+    if (e instanceof dev.salient.server.method.ExplainEvent.Started s) {
+      Started.Builder b = Started.newBuilder()
+          .setRequestId(s.requestId()).setModel(s.model()).setMethod(s.method())
+          .setPredicted(score(s.predicted())).setTarget(score(s.target()))
+          .putAllParams(s.parameters());
+      s.top().forEach(c -> b.addTop(score(c)));
+      for (long d : s.inputShape()) {
+        b.addInputShape(d);
+      }
+      return ExplainEvent.newBuilder().setStarted(b).build();
+    }
+    if (e instanceof dev.salient.server.method.ExplainEvent.Frame f) {
+      Frame.Builder b = Frame.newBuilder()
+          .setStep(f.step()).setPhase(f.phase()).setTargetProbability(f.targetProbability())
+          .putAllValues(f.values()).setPasses(f.passes());
+      f.top().forEach(c -> b.addTop(score(c)));
+      if (f.image() != null) {
+        b.setImage(tensor(f.image()));
+      }
+      if (f.map() != null) {
+        b.setMap(tensor(f.map()));
+      }
+      return ExplainEvent.newBuilder().setFrame(b).build();
+    }
+    var r = (dev.salient.server.method.ExplainEvent.Result) e;
+    Result.Builder b = Result.newBuilder()
+        .putAllValues(r.values()).setSteps(r.steps()).setPasses(r.passes())
+        .setElapsedMs(r.elapsedMillis());
+    r.maps().forEach(m -> b.addMaps(map(m)));
+    for (var c : r.curves()) {
+      Curve.Builder cb = Curve.newBuilder()
+          .setName(c.name()).setXLabel(c.xLabel()).setYLabel(c.yLabel());
+      for (double x : c.x()) {
+        cb.addX(x);
+      }
+      for (double y : c.y()) {
+        cb.addY(y);
+      }
+      b.addCurves(cb);
+    }
+    for (var s : r.snapshots()) {
+      Snapshot.Builder sb = Snapshot.newBuilder()
+          .setLabel(s.label()).setStep(s.step()).putAllValues(s.values());
+      s.maps().forEach(m -> sb.addMaps(map(m)));
+      b.addSnapshots(sb);
+    }
+    return ExplainEvent.newBuilder().setResult(b).build();
+  }
+
+  private static SaliencyMap map(dev.salient.server.method.ExplainEvent.SaliencyMap m) {
+    SaliencyMap.Builder b = SaliencyMap.newBuilder()
+        .setName(m.name()).setTensor(tensor(m.tensor()))
+        .setColourScale(m.colourScale().name().toLowerCase(Locale.ROOT));
+    if (m.overlayPng() != null) {
+      b.setOverlayPng(ByteString.copyFrom(m.overlayPng()));
+    }
+    return b.build();
+  }
+
+  static ClassScore score(dev.salient.server.method.ExplainEvent.ClassScore c) {
+    return ClassScore.newBuilder().setIndex(c.index()).setLabel(c.label())
+        .setProbability(c.probability()).setLogit(c.logit()).build();
+  }
+
+  static Tensor tensor(FloatTensor t) {
+    ByteBuffer buf = ByteBuffer.allocate(t.data().length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    buf.asFloatBuffer().put(t.data());
+    Tensor.Builder b = Tensor.newBuilder().setData(ByteString.copyFrom(buf.array()));
+    for (long d : t.shape()) {
+      b.addShape(d);
+    }
+    return b.build();
+  }
+
+  static int positiveOrDefault(int value, int defaultValue, String field, int max) {
+    if (value < 0 || value > max) {
+      throw new SalientException.InvalidArgument(
+          field + " must be between 0 and " + max + " (0 means " + defaultValue + "), got " + value);
+    }
+    return value == 0 ? defaultValue : value;
+  }
+}

@@ -1,0 +1,43 @@
+package dev.salient.server.method;
+
+import dev.salient.server.engine.ModelPackage;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An explanation method. It knows nothing of gRPC, actors or threads: it validates its
+ * parameters, then runs as a {@link MethodRun}, a step-wise state machine that asks for model
+ * passes and turns their results into frames and a result.
+ */
+public interface ExplanationMethod {
+
+  /** The name clients use, e.g. "vanilla". */
+  String name();
+
+  /** One line for DescribeModel and the README. */
+  String description();
+
+  /** The parameters and their defaults. */
+  List<ParameterSpec> parameters();
+
+  /** Whether this method can explain {@code model} (e.g. Grad-CAM needs a feature layer). */
+  default boolean supports(ModelPackage model) {
+    return true;
+  }
+
+  /**
+   * Parses and validates request parameters before any model work.
+   *
+   * @throws dev.salient.server.util.SalientException.InvalidArgument for a bad parameter
+   */
+  Prepared prepare(Map<String, String> parameters);
+
+  /** A method with validated parameters, ready to start on an image. */
+  interface Prepared {
+    /** The parameters in effect, defaults filled in, for the started event. */
+    Map<String, String> parameters();
+
+    /** Starts explaining {@code context.image()} for {@code context.target()}. */
+    MethodRun start(MethodContext context);
+  }
+}

@@ -1,0 +1,55 @@
+package dev.salient.server.method;
+
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.util.SalientException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The explanation methods this server offers, by name. */
+public final class MethodRegistry {
+  private final Map<String, ExplanationMethod> methods = new LinkedHashMap<>();
+
+  /** A registry of {@code methods}. */
+  public MethodRegistry(List<ExplanationMethod> methods) {
+    for (ExplanationMethod m : methods) {
+      if (this.methods.put(m.name(), m) != null) {
+        throw new IllegalArgumentException("two methods named " + m.name());
+      }
+    }
+  }
+
+  /** All methods Salient implements. */
+  public static MethodRegistry standard() {
+    return new MethodRegistry(List.of(new VanillaGradient()));
+  }
+
+  /** All methods, in registration order. */
+  public List<ExplanationMethod> all() {
+    return List.copyOf(methods.values());
+  }
+
+  /** The methods that can explain {@code model}. */
+  public List<ExplanationMethod> supportedBy(ModelPackage model) {
+    return methods.values().stream().filter(m -> m.supports(model)).toList();
+  }
+
+  /**
+   * The method {@code name}, if {@code model} supports it.
+   *
+   * @throws SalientException.InvalidArgument when the method is unknown or unsupported
+   */
+  public ExplanationMethod lookup(String name, ModelPackage model) {
+    ExplanationMethod method = methods.get(name);
+    if (method == null) {
+      throw new SalientException.InvalidArgument(
+          "unknown method \"" + name + "\"; this server offers " + methods.keySet());
+    }
+    if (!method.supports(model)) {
+      throw new SalientException.InvalidArgument(
+          "method " + name + " cannot explain model " + model.name() + "; it supports "
+              + supportedBy(model).stream().map(ExplanationMethod::name).toList());
+    }
+    return method;
+  }
+}

@@ -1,0 +1,22 @@
+package dev.salient.server.method;
+
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassResult;
+import java.util.List;
+
+/**
+ * One running explanation as a state machine: the caller asks for the next pass, runs it
+ * (batched with other requests' passes), and hands back its result, until there is no next pass.
+ * The events of the last result end with exactly one {@link ExplainEvent.Result}.
+ */
+public interface MethodRun {
+
+  /**
+   * The next pass this run needs, or null when it has finished. Calling it again before the
+   * result arrives returns the same pass: the worker may look at it without running it.
+   */
+  Pass nextPass();
+
+  /** Consumes the result of the pass last returned by {@link #nextPass()}. */
+  List<ExplainEvent> onPassResult(PassResult result);
+}

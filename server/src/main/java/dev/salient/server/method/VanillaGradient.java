@@ -1,0 +1,150 @@
+package dev.salient.server.method;
+
+import dev.salient.server.engine.InputSpec;
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassResult;
+import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.render.ColourScale;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The vanilla gradient saliency map (seed 004, section 2.1; Simonyan et al. 2013): the input
+ * gradient of the target class, reduced over channels. One gradient pass.
+ *
+ * <p>By default it differentiates the logit (the class score before softmax), as Simonyan et al.
+ * do: the probability's gradient also carries the competing classes' scores and vanishes when the
+ * model is confident. {@code output=probability} or {@code log_probability} select the others.
+ */
+public final class VanillaGradient implements ExplanationMethod {
+
+  /** Parameters of a vanilla gradient request. */
+  public record Parameters(ChannelReduction reduction, Pass.Output output) {
+    static final List<ParameterSpec> SPECS =
+        List.of(
+            new ParameterSpec("reduction",
+                "channel reduction: max_abs (max of |g|, Simonyan et al.), mean (signed mean, "
+                    + "lecture notes) or signed (raw gradient, one map per channel)",
+                "max_abs"),
+            new ParameterSpec("output",
+                "what is differentiated: logit, probability or log_probability", "logit"));
+
+    static Parameters parse(Map<String, String> raw) {
+      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
+      return new Parameters(
+          p.choice("reduction", ChannelReduction.class), p.choice("output", Pass.Output.class));
+    }
+
+    Map<String, String> asMap() {
+      Map<String, String> m = new LinkedHashMap<>();
+      m.put("reduction", reduction.name().toLowerCase(Locale.ROOT));
+      m.put("output", output.name().toLowerCase(Locale.ROOT));
+      return m;
+    }
+  }
+
+  /** The method's name in requests. */
+  public static final String NAME = "vanilla";
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public String description() {
+    return "Input gradient of the target class (Simonyan et al.), reduced over channels";
+  }
+
+  @Override
+  public List<ParameterSpec> parameters() {
+    return Parameters.SPECS;
+  }
+
+  @Override
+  public Prepared prepare(Map<String, String> raw) {
+    Parameters parameters = Parameters.parse(raw);
+    return new Prepared() {
+      @Override
+      public Map<String, String> parameters() {
+        return parameters.asMap();
+      }
+
+      @Override
+      public MethodRun start(MethodContext context) {
+        return new Run(context, parameters);
+      }
+    };
+  }
+
+  private static final class Run implements MethodRun {
+    private final MethodContext context;
+    private final Parameters parameters;
+    private boolean done;
+
+    Run(MethodContext context, Parameters parameters) {
+      this.context = context;
+      this.parameters = parameters;
+    }
+
+    @Override
+    public Pass nextPass() {
+      if (done) {
+        return null;
+      }
+      return Pass.gradient(List.of(context.image()), parameters.output(),
+          new int[] {context.target()}, context.model().numClasses());
+    }
+
+    @Override
+    public List<ExplainEvent> onPassResult(PassResult result) {
+      done = true;
+      InputSpec spec = context.model().input();
+      float[] logits = result.logits().get(0);
+      float[] gradient = result.gradients().get(0);
+      float targetProbability = context.score(logits, context.target()).probability();
+      float[] saliency = parameters.reduction().apply(gradient, spec.channels());
+      long[] mapShape = parameters.reduction() == ChannelReduction.SIGNED
+          ? spec.shape() : new long[] {spec.height(), spec.width()};
+      ColourScale scale = parameters.reduction() == ChannelReduction.MAX_ABS
+          ? ColourScale.SEQUENTIAL : ColourScale.DIVERGING;
+
+      Map<String, Double> values = new LinkedHashMap<>();
+      values.put("target_probability", (double) targetProbability);
+      values.put("target_logit", (double) logits[context.target()]);
+      values.put("gradient_l2", l2(gradient));
+      values.put("gradient_max_abs", maxAbs(gradient));
+
+      FloatTensor map = new FloatTensor(mapShape, saliency);
+      ExplainEvent frame = new ExplainEvent.Frame(1, "gradient", targetProbability,
+          context.top(logits), values,
+          context.frames().tensors() ? new FloatTensor(spec.shape(), context.image()) : null,
+          context.frames().tensors() ? map : null, 1);
+      ExplainEvent resultEvent = new ExplainEvent.Result(
+          List.of(new SaliencyMap("saliency", map, scale),
+              new SaliencyMap("gradient", new FloatTensor(spec.shape(), gradient),
+                  ColourScale.DIVERGING)),
+          values, List.of(), List.of(), 1, 1, 0);
+      return List.of(frame, resultEvent);
+    }
+
+    private static double l2(float[] v) {
+      double s = 0;
+      for (float x : v) {
+        s += (double) x * x;
+      }
+      return Math.sqrt(s);
+    }
+
+    private static double maxAbs(float[] v) {
+      double m = 0;
+      for (float x : v) {
+        m = Math.max(m, Math.abs(x));
+      }
+      return m;
+    }
+  }
+}

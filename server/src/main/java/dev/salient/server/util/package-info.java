@@ -1,0 +1,2 @@
+/** Failures shared across layers. */
+package dev.salient.server.util;

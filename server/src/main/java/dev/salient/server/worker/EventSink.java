@@ -1,0 +1,23 @@
+package dev.salient.server.worker;
+
+import dev.salient.server.method.ExplainEvent;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Where a job's events go: the response stream of its request. Offers complete when the stream
+ * has room (backpressure); a closed stream means the client cancelled.
+ */
+public interface EventSink {
+
+  /** Sends {@code event}; completes with true when accepted, false when the stream is closed. */
+  CompletionStage<Boolean> offer(ExplainEvent event);
+
+  /** Ends the stream after the events sent. */
+  void complete();
+
+  /** Ends the stream with an error status. */
+  void fail(Throwable error);
+
+  /** Completes when the stream ends for any reason (including a client cancel). */
+  CompletionStage<?> whenClosed();
+}

@@ -1,0 +1,37 @@
+package dev.salient.server.worker;
+
+import java.util.Map;
+
+/**
+ * A request to explain (or, with no method, only classify) one decoded image.
+ *
+ * @param model model name, already known to exist
+ * @param image pixels [C, H, W] in the model's pixel space
+ * @param method method name, or null to classify only
+ * @param topK classes listed in events
+ * @param frameStride send every n-th frame (the last always)
+ * @param frameTensors frames carry the current image and map
+ * @param renderPng result maps carry PNG overlays
+ */
+public record ExplainOrder(
+    String requestId,
+    String model,
+    float[] image,
+    String method,
+    Map<String, String> parameters,
+    TargetSpec target,
+    int topK,
+    int frameStride,
+    boolean frameTensors,
+    boolean renderPng) {
+
+  /** Copies the parameters. */
+  public ExplainOrder {
+    parameters = Map.copyOf(parameters);
+  }
+
+  /** Whether this order only classifies. */
+  public boolean classifyOnly() {
+    return method == null;
+  }
+}

@@ -1,0 +1,148 @@
+package dev.salient.server.worker;
+
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassResult;
+import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.MethodContext;
+import dev.salient.server.method.MethodRun;
+import dev.salient.server.render.OverlayRenderer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One request inside a device worker: first a forward pass for the prediction (the started
+ * event), then the method's passes, with frames thinned to the client's stride and overlays
+ * rendered on request. Owned by one worker; not thread-safe.
+ */
+final class Job {
+  private final long id;
+  private final ExplainOrder order;
+  private final ModelPackage model;
+  private final ExplanationMethod.Prepared method;
+  private final EventSink sink;
+  private final long startNanos = System.nanoTime();
+  private MethodRun run;
+  private boolean finished;
+  private int passes;
+
+  Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
+      EventSink sink) {
+    this.id = id;
+    this.order = order;
+    this.model = model;
+    this.method = method;
+    this.sink = sink;
+  }
+
+  long id() {
+    return id;
+  }
+
+  String modelName() {
+    return model.name();
+  }
+
+  EventSink sink() {
+    return sink;
+  }
+
+  String requestId() {
+    return order.requestId();
+  }
+
+  /** The next pass, or null when the job has sent its last event. */
+  Pass nextPass() {
+    if (finished) {
+      return null;
+    }
+    return run == null ? Pass.forward(List.of(order.image())) : run.nextPass();
+  }
+
+  /** Whether the job has no more passes to run. */
+  boolean isFinished() {
+    return finished;
+  }
+
+  /** Consumes the result of {@link #nextPass()}; returns the events to send, in order. */
+  List<ExplainEvent> onPassResult(PassResult result) {
+    passes += result.logits().size();
+    if (run == null) {
+      return List.of(started(result.logits().get(0)));
+    }
+    List<ExplainEvent> events = run.onPassResult(result);
+    List<ExplainEvent> out = new ArrayList<>(events.size());
+    boolean endsWithResult = !events.isEmpty() && events.get(events.size() - 1)
+        instanceof ExplainEvent.Result;
+    for (int i = 0; i < events.size(); i++) {
+      ExplainEvent e = events.get(i);
+      if (e instanceof ExplainEvent.Frame f) {
+        boolean lastFrame = endsWithResult && i == events.size() - 2;
+        if (f.step() % order.frameStride() == 0 || lastFrame) {
+          out.add(f);
+        }
+      } else if (e instanceof ExplainEvent.Result r) {
+        finished = true;
+        out.add(finish(r));
+      } else {
+        out.add(e);
+      }
+    }
+    if (!finished && run.nextPass() == null) {
+      throw new IllegalStateException(
+          "method " + order.method() + " stopped without a result event");
+    }
+    return out;
+  }
+
+  private ExplainEvent started(float[] logits) {
+    int target = order.target().resolve(model, logits);
+    MethodContext context = new MethodContext(model, order.image(), target, logits,
+        new MethodContext.FrameOptions(order.topK(), order.frameTensors()));
+    List<ExplainEvent.ClassScore> top = context.top(logits);
+    ExplainEvent.ClassScore predicted = MethodContext.topClasses(model, logits, 1).get(0);
+    if (order.classifyOnly()) {
+      finished = true;
+    } else {
+      run = method.start(context);
+    }
+    return new ExplainEvent.Started(order.requestId(), model.name(),
+        order.classifyOnly() ? "" : order.method(), predicted, top, context.score(logits, target),
+        order.classifyOnly() ? Map.of() : method.parameters(), model.input().shape());
+  }
+
+  private ExplainEvent.Result finish(ExplainEvent.Result r) {
+    ExplainEvent.Result result = new ExplainEvent.Result(r.maps(), r.values(), r.curves(),
+        r.snapshots(), r.steps(), passes, (System.nanoTime() - startNanos) / 1_000_000);
+    if (!order.renderPng()) {
+      return result;
+    }
+    List<SaliencyMap> rendered = new ArrayList<>();
+    for (SaliencyMap map : result.maps()) {
+      rendered.add(new SaliencyMap(map.name(), map.tensor(), map.colourScale(), overlay(map)));
+    }
+    return result.withMaps(rendered);
+  }
+
+  private byte[] overlay(SaliencyMap map) {
+    long[] shape = map.tensor().shape();
+    int h = (int) shape[shape.length - 2];
+    int w = (int) shape[shape.length - 1];
+    float[] data = map.tensor().data();
+    if (shape.length == 3) {
+      // A per-channel map is shown as its channel mean: one picture per map.
+      int channels = (int) shape[0];
+      float[] mean = new float[h * w];
+      for (int c = 0; c < channels; c++) {
+        for (int p = 0; p < h * w; p++) {
+          mean[p] += data[c * h * w + p] / channels;
+        }
+      }
+      data = mean;
+    }
+    return OverlayRenderer.overlayPng(order.image(), model.input(), data, h, w, map.colourScale());
+  }
+}
