@@ -1,0 +1,68 @@
+package dev.salient.server.engine.builtin;
+
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Block;
+import ai.djl.nn.Blocks;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.nn.pooling.Pool;
+
+/**
+ * The built-in Fashion-MNIST classifier {@value #ID}: a small convolutional network mapping a
+ * normalised (N, 1, 28, 28) batch to (N, 10) logits.
+ *
+ * <p>Layers: three 3x3 convolutions (32, 64, 64 filters, each followed by ReLU and a 2x2 max-pool,
+ * 28 → 14 → 7 → 3), then a 128-unit hidden layer and the 10-way output. Every layer is piecewise
+ * linear (no BatchNorm; Dropout is the identity at inference), which gradient-geometry methods
+ * rely on. About 131 k parameters.
+ *
+ * <p>The block expects input already normalised as (x - mean) / std; the serving engine applies
+ * the mean and std from the model package's {@code model.json} before calling it. Changing the
+ * layers makes saved {@code weights.params} files unloadable, so a new layout needs a new {@link
+ * #ID}.
+ */
+public final class FashionCnn {
+
+  /** Architecture id stored in {@code model.json} ("architecture"). */
+  public static final String ID = "fashion-cnn-v1";
+
+  /** Number of output classes. */
+  public static final int NUM_CLASSES = 10;
+
+  /** Input shape of a batch of one image: (1, 1, 28, 28). */
+  public static final Shape INPUT_SHAPE = new Shape(1, 1, 28, 28);
+
+  private static final float HIDDEN_DROPOUT = 0.3f;
+
+  private FashionCnn() {}
+
+  /** Builds a new, uninitialised block with the {@value #ID} layout. */
+  public static Block newBlock() {
+    return new SequentialBlock()
+        .add(conv3x3(32))
+        .add(Activation.reluBlock())
+        .add(Pool.maxPool2dBlock(new Shape(2, 2)))
+        .add(conv3x3(64))
+        .add(Activation.reluBlock())
+        .add(Pool.maxPool2dBlock(new Shape(2, 2)))
+        .add(conv3x3(64))
+        .add(Activation.reluBlock())
+        .add(Pool.maxPool2dBlock(new Shape(2, 2)))
+        .add(Blocks.batchFlattenBlock())
+        .add(Linear.builder().setUnits(128).build())
+        .add(Activation.reluBlock())
+        .add(Dropout.builder().optRate(HIDDEN_DROPOUT).build())
+        .add(Linear.builder().setUnits(NUM_CLASSES).build());
+  }
+
+  private static Block conv3x3(int filters) {
+    return Conv2d.builder()
+        .setKernelShape(new Shape(3, 3))
+        .optPadding(new Shape(1, 1))
+        .setFilters(filters)
+        .build();
+  }
+}
