@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * JVM: libtorch's grad mode is thread-local, so each engine thread switches it on for its own
  * backward pass (STACK.md). That is what lets several devices' workers run in one JVM.
  */
-public final class InferenceEngine implements AutoCloseable {
+public final class InferenceEngine implements PassEngine {
   private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
 
   private final String deviceName;
@@ -86,6 +86,7 @@ public final class InferenceEngine implements AutoCloseable {
    * has an objective, one backward that gives every image the input gradient of its own
    * objective. All native memory of the pass is freed before it returns.
    */
+  @Override
   public PassResult run(String modelName, Pass pass) {
     LoadedModel model = models.get(modelName);
     if (model == null) {

@@ -1,6 +1,7 @@
 package dev.salient.server.worker;
 
 import dev.salient.server.engine.InferenceEngine;
+import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplainEvent;
@@ -49,7 +50,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private record EventsFailed(long jobId, Throwable error) implements Command {}
 
   private final String device;
-  private final InferenceEngine engine;
+  private final PassEngine engine;
   private final ExecutorService engineThread;
   private final int maxBatch;
   private final Map<Long, Job> jobs = new HashMap<>();
@@ -57,7 +58,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private final Deque<Job> ready = new ArrayDeque<>();
   private boolean engineBusy;
 
-  private DeviceWorker(ActorContext<Command> context, String device, InferenceEngine engine,
+  private DeviceWorker(ActorContext<Command> context, String device, PassEngine engine,
       ExecutorService engineThread, int maxBatch) {
     super(context);
     this.device = device;
@@ -70,7 +71,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
    * A worker for {@code engine}, whose methods run on {@code engineThread} only (the thread that
    * loaded it). The worker shuts the thread down and closes the engine when it stops.
    */
-  public static Behavior<Command> create(String device, InferenceEngine engine,
+  public static Behavior<Command> create(String device, PassEngine engine,
       ExecutorService engineThread, int maxBatch) {
     return Behaviors.setup(ctx -> new DeviceWorker(ctx, device, engine, engineThread, maxBatch));
   }
@@ -94,7 +95,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   /** A loaded engine and its thread. */
-  public record DeviceRuntime(String device, InferenceEngine engine, ExecutorService thread) {}
+  public record DeviceRuntime(String device, PassEngine engine, ExecutorService thread) {}
 
   @Override
   public Receive<Command> createReceive() {

@@ -1,0 +1,218 @@
+package dev.salient.server.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The engine's passes against the math: finite differences, PyTorch's own outputs, batching. */
+class InferenceEngineTest {
+  static final Path TORCHSCRIPT_FIXTURE = Path.of("src/test/resources/models/tiny-torchscript");
+
+  static InferenceEngine engine;
+  static ModelPackage fashion;
+  static ModelPackage tiny;
+
+  @BeforeAll
+  static void load() {
+    fashion = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
+    tiny = ModelPackage.read(TORCHSCRIPT_FIXTURE);
+    engine = InferenceEngine.load("cpu", List.of(fashion, tiny));
+  }
+
+  @AfterAll
+  static void close() {
+    engine.close();
+  }
+
+  @Test
+  void defaultModelGradientMatchesCentralFiniteDifferences() {
+    float[] image = TestImages.sample(0);
+    assertGradientMatchesFiniteDifferences(fashion, image, Pass.Output.LOGIT);
+    assertGradientMatchesFiniteDifferences(fashion, image, Pass.Output.LOG_PROBABILITY);
+  }
+
+  @Test
+  void torchScriptGradientMatchesCentralFiniteDifferences() {
+    float[] image = randomImage(tiny.input(), new Random(3));
+    assertGradientMatchesFiniteDifferences(tiny, image, Pass.Output.LOGIT);
+    assertGradientMatchesFiniteDifferences(tiny, image, Pass.Output.PROBABILITY);
+  }
+
+  @Test
+  void torchScriptRunsInEvalModeAsPyTorchDoes() {
+    // make_fixture.py prints the traced module's logits for linspace(0, 1) as normalised input;
+    // the pixels that normalise to it are 0.5 + 0.25 * linspace.
+    int n = tiny.input().size();
+    float[] pixels = new float[n];
+    for (int i = 0; i < n; i++) {
+      pixels[i] = (float) (0.5 + 0.25 * i / (n - 1.0));
+    }
+    float[] logits = engine.run(tiny.name(), Pass.forward(List.of(pixels))).logits().get(0);
+    assertArrayEquals(new float[] {0.061676f, 0.087016f, -0.100377f, -0.175843f}, logits, 2e-5f);
+  }
+
+  @Test
+  void batchedRowsGetTheGradientOfTheirOwnTarget() {
+    float[] a = TestImages.sample(1);
+    float[] b = TestImages.sample(2);
+    PassResult batched = engine.run(fashion.name(),
+        Pass.gradient(List.of(a, b), Pass.Output.LOGIT, new int[] {3, 7}, 10));
+    PassResult aloneA = engine.run(fashion.name(),
+        Pass.gradient(List.of(a), Pass.Output.LOGIT, new int[] {3}, 10));
+    PassResult aloneB = engine.run(fashion.name(),
+        Pass.gradient(List.of(b), Pass.Output.LOGIT, new int[] {7}, 10));
+    assertArrayEquals(aloneA.gradients().get(0), batched.gradients().get(0), 1e-5f);
+    assertArrayEquals(aloneB.gradients().get(0), batched.gradients().get(1), 1e-5f);
+    assertArrayEquals(aloneA.logits().get(0), batched.logits().get(0), 1e-5f);
+  }
+
+  @Test
+  void forwardPassReturnsNoGradient() {
+    PassResult r = engine.run(fashion.name(), Pass.forward(List.of(TestImages.sample(0))));
+    assertEquals(null, r.gradients());
+    assertEquals(10, r.logits().get(0).length);
+  }
+
+  @Test
+  void imageOfTheWrongSizeIsRejected() {
+    assertThrows(IllegalArgumentException.class,
+        () -> engine.run(fashion.name(), Pass.forward(List.of(new float[5]))));
+  }
+
+  @Test
+  void defaultModelClassifiesMostCommittedSamplesCorrectly() {
+    int correct = 0;
+    List<float[]> images = new ArrayList<>();
+    List<Integer> labels = new ArrayList<>();
+    for (int i = 0; i < TestImages.count(); i++) {
+      images.add(TestImages.sample(i));
+      labels.add(TestImages.label(i, fashion));
+    }
+    PassResult r = engine.run(fashion.name(), Pass.forward(images));
+    for (int i = 0; i < images.size(); i++) {
+      if (argmax(r.logits().get(i)) == labels.get(i)) {
+        correct++;
+      }
+    }
+    double accuracy = correct / (double) images.size();
+    assertTrue(accuracy >= 0.85, "accuracy on the committed samples was " + accuracy);
+  }
+
+  /**
+   * Central differences along the gradient direction, along random directions, and per pixel at
+   * the pixels with the largest gradient. ReLU networks are piecewise linear, so the estimates
+   * are exact up to float32 rounding unless a step crosses a kink: small steps, loose tolerance.
+   */
+  private static void assertGradientMatchesFiniteDifferences(
+      ModelPackage model, float[] image, Pass.Output output) {
+    int classes = model.numClasses();
+    float[] logits = engine.run(model.name(), Pass.forward(List.of(image))).logits().get(0);
+    int target = argmax(logits);
+    float[] g = engine.run(model.name(),
+        Pass.gradient(List.of(image), output, new int[] {target}, classes)).gradients().get(0);
+    double gNorm = norm(g);
+    assertTrue(gNorm > 0, "gradient is zero");
+
+    List<float[]> directions = new ArrayList<>();
+    directions.add(scale(g, (float) (1 / gNorm)));
+    Random random = new Random(11);
+    for (int k = 0; k < 4; k++) {
+      float[] v = new float[g.length];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = (float) random.nextGaussian();
+      }
+      directions.add(scale(v, (float) (1 / norm(v))));
+    }
+    int[] topPixels = topIndices(g, 5);
+    for (int p : topPixels) {
+      float[] e = new float[g.length];
+      e[p] = 1f;
+      directions.add(e);
+    }
+    double h = 1e-3;
+    List<float[]> probes = new ArrayList<>();
+    for (float[] v : directions) {
+      probes.add(add(image, v, (float) h));
+      probes.add(add(image, v, (float) -h));
+    }
+    PassResult r = engine.run(model.name(), Pass.forward(probes));
+    for (int d = 0; d < directions.size(); d++) {
+      double fPlus = objective(r.logits().get(2 * d), target, output);
+      double fMinus = objective(r.logits().get(2 * d + 1), target, output);
+      double numeric = (fPlus - fMinus) / (2 * h);
+      double analytic = dot(g, directions.get(d));
+      assertEquals(analytic, numeric, 0.02 * gNorm + 2e-3,
+          model.name() + " " + output + " direction " + d);
+    }
+  }
+
+  private static double objective(float[] logits, int target, Pass.Output output) {
+    float[] p = Softmax.of(logits);
+    return switch (output) {
+      case LOGIT -> logits[target];
+      case PROBABILITY -> p[target];
+      case LOG_PROBABILITY -> Math.log(p[target]);
+    };
+  }
+
+  static float[] randomImage(InputSpec spec, Random random) {
+    float[] x = new float[spec.size()];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = 0.2f + 0.6f * random.nextFloat();
+    }
+    return x;
+  }
+
+  static int argmax(float[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) {
+      if (v[i] > v[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private static int[] topIndices(float[] g, int k) {
+    return java.util.stream.IntStream.range(0, g.length).boxed()
+        .sorted((a, b) -> Float.compare(Math.abs(g[b]), Math.abs(g[a])))
+        .limit(k).mapToInt(Integer::intValue).toArray();
+  }
+
+  private static double norm(float[] v) {
+    return Math.sqrt(dot(v, v));
+  }
+
+  private static double dot(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += (double) a[i] * b[i];
+    }
+    return s;
+  }
+
+  private static float[] scale(float[] v, float s) {
+    float[] out = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = v[i] * s;
+    }
+    return out;
+  }
+
+  private static float[] add(float[] x, float[] v, float s) {
+    float[] out = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = x[i] + s * v[i];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,311 @@
+package dev.salient.server.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.salient.grpc.ClassifyRequest;
+import dev.salient.grpc.ClassifyResponse;
+import dev.salient.grpc.DescribeModelRequest;
+import dev.salient.grpc.ExplainEvent;
+import dev.salient.grpc.ExplainRequest;
+import dev.salient.grpc.ExplainerClient;
+import dev.salient.grpc.Image;
+import dev.salient.grpc.ListModelsRequest;
+import dev.salient.grpc.ModelInfo;
+import dev.salient.grpc.SaliencyMap;
+import dev.salient.grpc.Target;
+import dev.salient.grpc.Tensor;
+import dev.salient.server.SalientServer;
+import dev.salient.server.SalientSettings;
+import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.TestImages;
+import dev.salient.server.method.MethodRegistry;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthClient;
+import java.io.ByteArrayInputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The Explainer service end to end: a real server on loopback and the generated client. */
+class ExplainerServiceTest {
+  static ActorSystem<Void> serverSystem;
+  static ActorSystem<Void> clientSystem;
+  static SalientServer server;
+  static ExplainerClient client;
+  static HealthClient health;
+
+  @BeforeAll
+  static void start() {
+    Config config = ConfigFactory.parseString("salient.port = 0").withFallback(ConfigFactory.load());
+    serverSystem = ActorSystem.create(Behaviors.empty(), "server", config);
+    ModelCatalog catalog = new ModelCatalog(List.of(
+        ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE),
+        ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript"))));
+    server = SalientServer.start(serverSystem, SalientSettings.create(config), catalog,
+        MethodRegistry.standard());
+    clientSystem = ActorSystem.create(Behaviors.empty(), "client", config);
+    GrpcClientSettings settings = GrpcClientSettings
+        .connectToServiceAt("127.0.0.1", server.address().getPort(), clientSystem)
+        .withTls(false);
+    client = ExplainerClient.create(settings, clientSystem);
+    health = HealthClient.create(settings, clientSystem);
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS).join();
+    health.close().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS).join();
+    clientSystem.terminate();
+    server.close();
+    serverSystem.terminate();
+    serverSystem.getWhenTerminated().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+  }
+
+  static ExplainRequest.Builder vanillaRequest() {
+    return ExplainRequest.newBuilder()
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(0))))
+        .setMethod("vanilla");
+  }
+
+  static List<ExplainEvent> explain(ExplainRequest request) {
+    return await(client.explain(request).runWith(Sink.seq(), clientSystem));
+  }
+
+  static dev.salient.grpc.Result result(ExplainRequest request) {
+    List<ExplainEvent> events = explain(request);
+    return events.get(events.size() - 1).getResult();
+  }
+
+  static <T> T await(CompletionStage<T> stage) {
+    return stage.toCompletableFuture().orTimeout(30, TimeUnit.SECONDS).join();
+  }
+
+  @Test
+  void explainStreamsStartedThenFramesThenOneResult() {
+    List<ExplainEvent> events = explain(vanillaRequest().build());
+
+    assertTrue(events.get(0).hasStarted(), "first event is started");
+    assertTrue(events.get(events.size() - 1).hasResult(), "last event is result");
+    assertTrue(events.size() >= 3, "at least one frame between started and result");
+    for (ExplainEvent e : events.subList(1, events.size() - 1)) {
+      assertTrue(e.hasFrame(), "only frames between started and result");
+    }
+  }
+
+  @Test
+  void startedNamesThePredictionAndTheTarget() {
+    var started = explain(vanillaRequest().build()).get(0).getStarted();
+
+    assertEquals("fashion-mnist", started.getModel());
+    assertEquals(started.getTop(0), started.getPredicted());
+    assertEquals(started.getPredicted().getIndex(), started.getTarget().getIndex());
+    assertEquals(List.of(1L, 28L, 28L), started.getInputShapeList());
+    assertEquals("max_abs", started.getParamsMap().get("reduction"));
+  }
+
+  @Test
+  void resultCarriesTheSaliencyMapAndTheGradientAsTensors() {
+    var result = result(vanillaRequest().build());
+
+    SaliencyMap saliency = map(result.getMapsList(), "saliency");
+    SaliencyMap gradient = map(result.getMapsList(), "gradient");
+    assertEquals(List.of(28L, 28L), saliency.getTensor().getShapeList());
+    assertEquals(List.of(1L, 28L, 28L), gradient.getTensor().getShapeList());
+    float[] s = floats(saliency.getTensor());
+    float[] g = floats(gradient.getTensor());
+    for (int i = 0; i < s.length; i++) {
+      assertEquals(Math.abs(g[i]), s[i], 0f, "max_abs of one channel is |g|");
+    }
+    assertTrue(saliency.getOverlayPng().isEmpty(), "no PNG unless asked for");
+  }
+
+  @Test
+  void rankTwoTargetExplainsTheRunnerUp() {
+    var started = explain(vanillaRequest()
+        .setTarget(Target.newBuilder().setRank(2)).build()).get(0).getStarted();
+
+    assertEquals(started.getTop(1).getIndex(), started.getTarget().getIndex());
+  }
+
+  @Test
+  void labelTargetExplainsThatClass() {
+    var started = explain(vanillaRequest()
+        .setTarget(Target.newBuilder().setLabel("Bag")).build()).get(0).getStarted();
+
+    assertEquals(8, started.getTarget().getIndex());
+  }
+
+  @Test
+  void renderPngGivesAReadableOverlayPerMap() throws Exception {
+    var result = result(vanillaRequest().setRenderPng(true).build());
+
+    for (SaliencyMap m : result.getMapsList()) {
+      var png = ImageIO.read(new ByteArrayInputStream(m.getOverlayPng().toByteArray()));
+      assertTrue(png.getWidth() >= 224, m.getName() + " overlay is readable");
+    }
+  }
+
+  @Test
+  void rawTensorInputGivesTheSameMapAsTheEncodedImage() {
+    float[] pixels = TestImages.sample(0);
+    ByteBuffer buf = ByteBuffer.allocate(pixels.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    buf.asFloatBuffer().put(pixels);
+    Tensor tensor = Tensor.newBuilder().addShape(1).addShape(28).addShape(28)
+        .setData(ByteString.copyFrom(buf.array())).build();
+
+    var fromTensor = result(vanillaRequest().setImage(Image.newBuilder().setTensor(tensor))
+        .build());
+    var fromPng = result(vanillaRequest().build());
+
+    assertEquals(map(fromPng.getMapsList(), "saliency").getTensor(),
+        map(fromTensor.getMapsList(), "saliency").getTensor());
+  }
+
+  @Test
+  void torchScriptModelExplainsAColourImage() throws Exception {
+    var image = new java.awt.image.BufferedImage(40, 30, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    image.setRGB(5, 5, 0xff8800);
+    var bytes = new java.io.ByteArrayOutputStream();
+    ImageIO.write(image, "png", bytes);
+    List<ExplainEvent> events = explain(ExplainRequest.newBuilder().setModel("tiny-torchscript")
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(bytes.toByteArray())))
+        .setMethod("vanilla").setParams(java.util.Map.of("reduction", "signed")).build());
+
+    var saliency = map(events.get(events.size() - 1).getResult().getMapsList(), "saliency");
+    assertEquals(List.of(3L, 16L, 16L), saliency.getTensor().getShapeList());
+  }
+
+  @Test
+  void classifyReturnsTopKBestFirst() {
+    ClassifyResponse response = await(client.classify(ClassifyRequest.newBuilder()
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(3))))
+        .setTopK(3).build()));
+
+    assertEquals(3, response.getTopCount());
+    assertTrue(response.getTop(0).getProbability() >= response.getTop(1).getProbability());
+    assertTrue(response.getTop(1).getProbability() >= response.getTop(2).getProbability());
+  }
+
+  @Test
+  void listModelsPutsTheDefaultFirst() {
+    List<ModelInfo> models = await(client.listModels(ListModelsRequest.getDefaultInstance()))
+        .getModelsList();
+
+    assertEquals("fashion-mnist", models.get(0).getName());
+    assertTrue(models.get(0).getIsDefault());
+    assertFalse(models.get(1).getIsDefault());
+  }
+
+  @Test
+  void describeModelListsLabelsMethodsAndAccuracy() {
+    ModelInfo model = await(client.describeModel(DescribeModelRequest.getDefaultInstance()))
+        .getModel();
+
+    assertEquals(10, model.getLabelsCount());
+    assertEquals("vanilla", model.getMethods(0).getName());
+    assertTrue(model.getMetricsMap().get("test_accuracy") >= 0.90);
+  }
+
+  @Test
+  void describeModel_unknownModelIsNotFound() {
+    var error = assertThrows(Exception.class, () -> await(client.describeModel(
+        DescribeModelRequest.newBuilder().setModel("resnet-nope").build())));
+
+    assertEquals(Status.Code.NOT_FOUND, Status.fromThrowable(error).getCode());
+  }
+
+  @Test
+  void healthCheckSaysServing() {
+    HealthCheckResponse response = await(health.check(HealthCheckRequest.getDefaultInstance()));
+
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, response.getStatus());
+  }
+
+  static Stream<Arguments> badRequests() {
+    Image corrupt = Image.newBuilder()
+        .setEncoded(ByteString.copyFromUtf8("this is not an image")).build();
+    Image wrongShape = Image.newBuilder().setTensor(Tensor.newBuilder()
+        .addShape(3).addShape(28).addShape(28).setData(ByteString.copyFrom(new byte[3 * 784 * 4])))
+        .build();
+    return Stream.of(
+        Arguments.of("empty image bytes", vanillaRequest().setImage(
+            Image.newBuilder().setEncoded(ByteString.EMPTY)), Status.Code.INVALID_ARGUMENT, "empty"),
+        Arguments.of("corrupt image bytes", vanillaRequest().setImage(corrupt),
+            Status.Code.INVALID_ARGUMENT, "PNG"),
+        Arguments.of("no image", vanillaRequest().clearImage(),
+            Status.Code.INVALID_ARGUMENT, "image is missing"),
+        Arguments.of("wrong tensor shape", vanillaRequest().setImage(wrongShape),
+            Status.Code.INVALID_ARGUMENT, "[1, 28, 28]"),
+        Arguments.of("unknown model", vanillaRequest().setModel("nope"),
+            Status.Code.NOT_FOUND, "fashion-mnist"),
+        Arguments.of("unknown method", vanillaRequest().setMethod("telepathy"),
+            Status.Code.INVALID_ARGUMENT, "vanilla"),
+        Arguments.of("empty method", vanillaRequest().setMethod(""),
+            Status.Code.INVALID_ARGUMENT, "vanilla"),
+        Arguments.of("class index out of range", vanillaRequest()
+            .setTarget(Target.newBuilder().setClassIndex(10)), Status.Code.INVALID_ARGUMENT,
+            "0..9"),
+        Arguments.of("negative class index", vanillaRequest()
+            .setTarget(Target.newBuilder().setClassIndex(-1)), Status.Code.INVALID_ARGUMENT,
+            "0..9"),
+        Arguments.of("unknown label", vanillaRequest()
+            .setTarget(Target.newBuilder().setLabel("Hat")), Status.Code.INVALID_ARGUMENT,
+            "Sneaker"),
+        Arguments.of("rank out of range", vanillaRequest()
+            .setTarget(Target.newBuilder().setRank(11)), Status.Code.INVALID_ARGUMENT, "1..10"),
+        Arguments.of("unknown parameter", vanillaRequest().putParams("sigma", "2"),
+            Status.Code.INVALID_ARGUMENT, "reduction"),
+        Arguments.of("bad parameter value", vanillaRequest().putParams("reduction", "median"),
+            Status.Code.INVALID_ARGUMENT, "max_abs"),
+        Arguments.of("negative top_k", vanillaRequest().setTopK(-2),
+            Status.Code.INVALID_ARGUMENT, "top_k"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badRequests")
+  void explain_badRequestGetsAClearStatusAndTheServerKeepsServing(
+      String name, ExplainRequest.Builder request, Status.Code code, String hint) {
+    var error = assertThrows(Exception.class, () -> explain(request.build()));
+
+    Status status = Status.fromThrowable(error);
+    assertEquals(code, status.getCode(), name + ": " + status);
+    assertTrue(status.getDescription() != null && status.getDescription().contains(hint),
+        name + ": message \"" + status.getDescription() + "\" should mention " + hint);
+    assertTrue(result(vanillaRequest().build()).getMapsCount() > 0, "server still serves");
+  }
+
+  static SaliencyMap map(List<SaliencyMap> maps, String name) {
+    return maps.stream().filter(m -> m.getName().equals(name)).findFirst().orElseThrow();
+  }
+
+  static float[] floats(Tensor t) {
+    ByteBuffer buf = t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    float[] out = new float[buf.remaining() / 4];
+    buf.asFloatBuffer().get(out);
+    return out;
+  }
+}

@@ -1,0 +1,54 @@
+package dev.salient.server.worker;
+
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassEngine;
+import dev.salient.server.engine.PassResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A linear two-class "model" (logits = [sum x, -sum x]) whose calls can be held back or made to
+ * fail, to watch the worker's scheduling.
+ */
+final class FakeEngine implements PassEngine {
+  final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
+  volatile CountDownLatch gate = new CountDownLatch(0);
+  volatile boolean failNext;
+
+  @Override
+  public PassResult run(String modelName, Pass pass) {
+    try {
+      gate.await(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    batchSizes.add(pass.size());
+    if (failNext) {
+      failNext = false;
+      throw new IllegalStateException("injected engine failure");
+    }
+    List<float[]> logits = new ArrayList<>();
+    List<float[]> gradients = new ArrayList<>();
+    for (int i = 0; i < pass.size(); i++) {
+      float[] x = pass.images().get(i);
+      float s = 0;
+      for (float v : x) {
+        s += v;
+      }
+      logits.add(new float[] {s, -s});
+      if (pass.objective() != null) {
+        float[] w = pass.objective().classWeights().get(i);
+        float[] g = new float[x.length];
+        java.util.Arrays.fill(g, w[0] - w[1]);
+        gradients.add(g);
+      }
+    }
+    return new PassResult(logits, pass.objective() == null ? null : gradients);
+  }
+
+  @Override
+  public void close() {}
+}

@@ -1,0 +1,44 @@
+package dev.salient.server.worker;
+
+import dev.salient.server.method.ExplainEvent;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** An event sink that records what a job sends; {@link #cancel()} acts as a client cancel. */
+final class RecordingSink implements EventSink {
+  final List<ExplainEvent> events = new CopyOnWriteArrayList<>();
+  final CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+  private final CompletableFuture<Void> closed = new CompletableFuture<>();
+
+  @Override
+  public CompletionStage<Boolean> offer(ExplainEvent event) {
+    if (closed.isDone()) {
+      return CompletableFuture.completedFuture(false);
+    }
+    events.add(event);
+    return CompletableFuture.completedFuture(true);
+  }
+
+  @Override
+  public void complete() {
+    outcome.complete(null);
+    closed.complete(null);
+  }
+
+  @Override
+  public void fail(Throwable error) {
+    outcome.complete(error);
+    closed.complete(null);
+  }
+
+  @Override
+  public CompletionStage<?> whenClosed() {
+    return closed;
+  }
+
+  void cancel() {
+    closed.complete(null);
+  }
+}
