@@ -193,7 +193,7 @@ class ExplainerServiceTest {
     ImageIO.write(image, "png", bytes);
     List<ExplainEvent> events = explain(ExplainRequest.newBuilder().setModel("tiny-torchscript")
         .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(bytes.toByteArray())))
-        .setMethod("vanilla").setParams(java.util.Map.of("reduction", "signed")).build());
+        .setMethod("vanilla").putParams("reduction", "signed").build());
 
     var saliency = map(events.get(events.size() - 1).getResult().getMapsList(), "saliency");
     assertEquals(List.of(3L, 16L, 16L), saliency.getTensor().getShapeList());
