@@ -12,10 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code salient classify}: the model's top classes for one image. */
-@Command(
-    name = "classify",
-    mixinStandardHelpOptions = true,
-    description = "Classify one image: the top classes, best first.")
+@Command(name = "classify", description = "Classify one image: the top classes, best first.")
 final class ClassifyCommand extends ClientCommand {
 
   @Mixin ImageOptions image;

@@ -25,7 +25,6 @@ import picocli.CommandLine.Option;
 /** {@code salient explain}: streams one explanation and prints or saves what comes back. */
 @Command(
     name = "explain",
-    mixinStandardHelpOptions = true,
     description = "Explain why the model classifies an image as it does, step by step.")
 final class ExplainCommand extends ClientCommand {
 

@@ -15,7 +15,6 @@ import picocli.CommandLine.Option;
 /** {@code salient models}: the served models, and one model's full description. */
 @Command(
     name = "models",
-    mixinStandardHelpOptions = true,
     description = "List the server's models; with --model, describe one: labels, input, methods.")
 final class ModelsCommand extends ClientCommand {
 

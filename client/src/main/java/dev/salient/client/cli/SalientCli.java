@@ -2,11 +2,14 @@ package dev.salient.client.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ScopeType;
 
 /** The command-line client: {@code salient explain | classify | models}. */
 @Command(
     name = "salient",
     mixinStandardHelpOptions = true,
+    // Subcommands inherit -h/--help and -V/--version.
+    scope = ScopeType.INHERIT,
     versionProvider = SalientCli.Version.class,
     description = "Explain image classifiers served by a Salient server.",
     subcommands = {ExplainCommand.class, ClassifyCommand.class, ModelsCommand.class},
