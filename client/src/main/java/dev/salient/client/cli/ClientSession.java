@@ -1,0 +1,153 @@
+package dev.salient.client.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.salient.client.SalientClient;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.UnresolvedAddressException;
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.LoggerFactory;
+
+/** One CLI run's actor system and client, and the translation of their failures for the user. */
+final class ClientSession implements AutoCloseable {
+
+  // Bounded so the JVM exits promptly even when the server hangs up badly.
+  private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(5);
+
+  // grpc-java logs through java.util.logging; the CLI reports failures itself, so only SEVERE
+  // gets through. A static reference, because JUL holds its loggers weakly.
+  private static final java.util.logging.Logger GRPC_LOG =
+      java.util.logging.Logger.getLogger("io.grpc");
+
+  static {
+    GRPC_LOG.setLevel(Level.SEVERE);
+    // Start logback before the actor system's threads log, or SLF4J warns that it replays them.
+    LoggerFactory.getILoggerFactory();
+  }
+
+  private final ServerAddress address;
+  private final ActorSystem<Void> system;
+  private final SalientClient client;
+
+  private ClientSession(ServerAddress address) {
+    this.address = address;
+    Config config =
+        ConfigFactory.parseResources(ClientSession.class, "/salient-cli.conf")
+            .withFallback(ConfigFactory.load())
+            .resolve();
+    this.system = ActorSystem.create(Behaviors.empty(), "salient-cli", config);
+    try {
+      this.client = SalientClient.connect(address.host(), address.port(), system);
+    } catch (RuntimeException e) {
+      system.terminate();
+      throw e;
+    }
+  }
+
+  /** Starts an actor system and connects to {@code address}; fails if its host is unknown. */
+  static ClientSession open(ServerAddress address) {
+    try {
+      InetAddress.getByName(address.host());
+    } catch (UnknownHostException e) {
+      throw new CliFailure(
+          String.format(
+              "cannot resolve the server host %s (%s); check --server HOST:PORT",
+              address.host(), address));
+    }
+    return new ClientSession(address);
+  }
+
+  /** The client, valid until {@link #close()}. */
+  SalientClient client() {
+    return client;
+  }
+
+  /** Waits for {@code stage}; a gRPC failure comes out as a status or a connection failure. */
+  <T> T await(CompletionStage<T> stage) {
+    try {
+      return stage.toCompletableFuture().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliFailure("interrupted");
+    } catch (ExecutionException e) {
+      throw translate(e.getCause());
+    }
+  }
+
+  private RuntimeException translate(Throwable failure) {
+    Throwable t = failure;
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof StatusRuntimeException s) {
+      return isConnectFailure(s) ? connectFailure(s) : s;
+    }
+    if (t instanceof RuntimeException r) {
+      return r;
+    }
+    return new CliFailure(String.valueOf(t.getMessage()), t);
+  }
+
+  private static boolean isConnectFailure(StatusRuntimeException e) {
+    if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+      return false;
+    }
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof ConnectException
+          || t instanceof UnknownHostException
+          || t instanceof UnresolvedAddressException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private CliFailure connectFailure(StatusRuntimeException e) {
+    Throwable root = e;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    String reason = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    // Netty prefixes the OS message with the syscall ("finishConnect(..) failed: ...").
+    reason = reason.substring(reason.lastIndexOf(": ") + 1).trim();
+    return new CliFailure(
+        String.format(
+            "cannot connect to a Salient server at %s (%s). Is it running? Start one with"
+                + " ./salient serve, or pass --server HOST:PORT.",
+            address, reason),
+        e);
+  }
+
+  /** Closes the client and terminates the actor system, each within a bounded time. */
+  @Override
+  public void close() {
+    try {
+      client.close();
+    } finally {
+      system.terminate();
+      try {
+        system
+            .getWhenTerminated()
+            .toCompletableFuture()
+            .get(SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        // Leaving anyway: main() exits the JVM after this.
+      }
+    }
+  }
+}

@@ -1,0 +1,221 @@
+package dev.salient.client.cli;
+
+import dev.salient.client.ExplainListener;
+import dev.salient.client.SalientClient;
+import dev.salient.grpc.Curve;
+import dev.salient.grpc.ExplainRequest;
+import dev.salient.grpc.Frame;
+import dev.salient.grpc.Image;
+import dev.salient.grpc.Result;
+import dev.salient.grpc.SaliencyMap;
+import dev.salient.grpc.Started;
+import dev.salient.grpc.Target;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code salient explain}: streams one explanation and prints or saves what comes back. */
+@Command(
+    name = "explain",
+    description = "Explain why the model classifies an image as it does, step by step.")
+final class ExplainCommand extends ClientCommand {
+
+  @Mixin ImageOptions image;
+
+  @Option(
+      names = "--method",
+      paramLabel = "NAME",
+      defaultValue = "vanilla",
+      description =
+          "Explanation method (default: ${DEFAULT-VALUE}); `models --model M` lists them.")
+  String method;
+
+  @Option(names = "--model", paramLabel = "MODEL", description = "Model; default: the server's.")
+  String model;
+
+  @Option(
+      names = "--target",
+      paramLabel = "TARGET",
+      converter = TargetSpec.Converter.class,
+      description =
+          "Class to explain: an index (3), a rank (top:1 = predicted, top:2 = runner-up) or a"
+              + " label (Sneaker); default: the predicted class.")
+  Target target;
+
+  @Option(
+      names = "--param",
+      paramLabel = "KEY=VALUE",
+      description = "Method parameter; repeat for several.")
+  Map<String, String> params = new LinkedHashMap<>();
+
+  @Option(
+      names = "--top-k",
+      paramLabel = "K",
+      defaultValue = "5",
+      description = "Classes to list per event (default: ${DEFAULT-VALUE}).")
+  int topK;
+
+  @Option(
+      names = "--frame-stride",
+      paramLabel = "N",
+      defaultValue = "1",
+      description = "Send every N-th frame; the last is always sent (default: ${DEFAULT-VALUE}).")
+  int frameStride;
+
+  @Option(
+      names = "--out",
+      paramLabel = "DIR",
+      description = "Write each result map as <image>.<method>.<map>.png (overlay) and .npy.")
+  Path outDir;
+
+  @Option(names = "--json", description = "One JSON object per event per line on stdout.")
+  boolean json;
+
+  private Image loaded;
+
+  @Override
+  void prepare() {
+    if (topK < 1) {
+      throw new IllegalArgumentException("--top-k must be 1 or more, got " + topK);
+    }
+    if (frameStride < 1) {
+      throw new IllegalArgumentException("--frame-stride must be 1 or more, got " + frameStride);
+    }
+    loaded = image.load();
+    if (outDir != null) {
+      MapFiles.createDirectory(outDir);
+    }
+  }
+
+  @Override
+  void run(ClientSession session, PrintWriter out, PrintWriter err) {
+    ExplainRequest.Builder request =
+        ExplainRequest.newBuilder()
+            .setImage(loaded)
+            .setMethod(method)
+            .putAllParams(params)
+            .setTopK(topK)
+            .setFrameStride(frameStride)
+            .setRenderPng(outDir != null);
+    if (model != null) {
+      request.setModel(model);
+    }
+    if (target != null) {
+      request.setTarget(target);
+    }
+    AtomicReference<String> methodName = new AtomicReference<>(method);
+    ExplainListener listener =
+        event -> {
+          if (event.hasStarted()) {
+            if (!event.getStarted().getMethod().isEmpty()) {
+              methodName.set(event.getStarted().getMethod());
+            }
+            printStarted(event.getStarted(), out);
+          } else if (event.hasFrame()) {
+            printFrame(event.getFrame(), out, err);
+          }
+        };
+    SalientClient client = session.client();
+    CompletionStage<Result> done =
+        deadline
+            .map(d -> client.explain(request.build(), d, listener))
+            .orElseGet(() -> client.explain(request.build(), listener));
+    Result result = session.await(done);
+    List<WrittenMap> written =
+        outDir == null ? List.of() : MapFiles.write(outDir, image.stem(), methodName.get(), result);
+    printResult(result, written, out);
+  }
+
+  private void printStarted(Started s, PrintWriter out) {
+    if (json) {
+      out.println(JsonEvents.started(s));
+    } else {
+      out.println("model      " + s.getModel());
+      out.println("method     " + s.getMethod() + "  (request " + s.getRequestId() + ")");
+      if (s.getParamsCount() > 0) {
+        StringBuilder line = new StringBuilder("params    ");
+        s.getParamsMap().forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
+        out.println(line);
+      }
+      out.println("input      " + Text.shape(s.getInputShapeList()));
+      out.println("predicted  " + Text.score(s.getPredicted()));
+      out.println("top " + pad(s.getTopCount(), 7) + Text.scores(s.getTopList()));
+      out.println("target     " + Text.score(s.getTarget()));
+    }
+    out.flush();
+  }
+
+  private void printFrame(Frame f, PrintWriter out, PrintWriter err) {
+    if (json) {
+      out.println(JsonEvents.frame(f));
+      out.flush();
+      return;
+    }
+    // Progress goes to stderr so that stdout holds only the summary.
+    StringBuilder line = new StringBuilder("step ").append(f.getStep());
+    if (!f.getPhase().isEmpty()) {
+      line.append("  [").append(f.getPhase()).append(']');
+    }
+    line.append("  p(target)=").append(Text.number(f.getTargetProbability()));
+    line.append("  passes=").append(f.getPasses());
+    if (f.getValuesCount() > 0) {
+      line.append("  ").append(Text.values(f.getValuesMap()));
+    }
+    err.println(line);
+    err.flush();
+  }
+
+  private void printResult(Result r, List<WrittenMap> written, PrintWriter out) {
+    if (json) {
+      out.println(JsonEvents.result(r, written));
+      return;
+    }
+    out.printf(
+        Locale.ROOT,
+        "result     %d steps, %d passes, %d ms%n",
+        r.getSteps(),
+        r.getPasses(),
+        r.getElapsedMs());
+    if (r.getValuesCount() > 0) {
+      out.println("values     " + Text.values(r.getValuesMap()));
+    }
+    for (SaliencyMap m : r.getMapsList()) {
+      List<Long> shape = m.getTensor().getShapeList();
+      out.printf(
+          Locale.ROOT,
+          "map        %s %s %s  %s%n",
+          m.getName(),
+          Text.shape(shape),
+          m.getColourScale(),
+          Text.range(m.getTensor()));
+    }
+    for (Curve c : r.getCurvesList()) {
+      out.printf(
+          Locale.ROOT,
+          "curve      %s (%s against %s, %d points)%n",
+          c.getName(),
+          c.getYLabel(),
+          c.getXLabel(),
+          c.getXCount());
+    }
+    for (WrittenMap w : written) {
+      if (w.png() != null) {
+        out.println("wrote      " + w.png());
+      }
+      out.println("wrote      " + w.npy());
+    }
+  }
+
+  private static String pad(int n, int width) {
+    String s = Integer.toString(n);
+    return s + " ".repeat(Math.max(1, width - s.length()));
+  }
+}
