@@ -109,6 +109,10 @@ public final class InferenceEngine implements PassEngine {
     boolean gradModeBefore = JniUtils.isGradMode();
     try (NDManager scope = manager.newSubManager()) {
       NDArray x = scope.create(flat, new Shape(n, spec.channels(), spec.height(), spec.width()));
+      List<float[]> blurredRows = null;
+      if (pass.extras().blurSigma() > 0) {
+        blurredRows = rows(GaussianBlur.apply(x, pass.extras().blurSigma()).toFloatArray(), n, size);
+      }
       if (wantGradient) {
         JniUtils.setGradMode(true);
         x.setRequiresGradient(true);
@@ -143,7 +147,7 @@ public final class InferenceEngine implements PassEngine {
         JniUtils.backward((PtNDArray) objective, (PtNDArray) objective.onesLike(), false, false);
         gradientRows = rows(x.getGradient().toFloatArray(), n, size);
       }
-      return new PassResult(logitRows, gradientRows);
+      return new PassResult(logitRows, gradientRows, blurredRows);
     } finally {
       JniUtils.setGradMode(gradModeBefore);
     }

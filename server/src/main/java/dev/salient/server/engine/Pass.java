@@ -8,12 +8,42 @@ import java.util.List;
  *
  * @param images images in the model's pixel space (before normalisation), each {@code C*H*W}
  * @param objective what to differentiate, or {@code null} for a forward pass only
+ * @param extras what else the engine computes in the same call
  */
-public record Pass(List<float[]> images, Objective objective) {
+public record Pass(List<float[]> images, Objective objective, Extras extras) {
+
+  /** A pass with no extras. */
+  public Pass(List<float[]> images, Objective objective) {
+    this(images, objective, Extras.NONE);
+  }
+
+  /**
+   * Work the engine does beside the model pass, in the same call.
+   *
+   * @param blurSigma when positive, also return each input image low-pass filtered with a
+   *     Gaussian of this standard deviation in pixels (see {@link PassResult#blurred()})
+   */
+  public record Extras(float blurSigma) {
+    /** Nothing extra. */
+    public static final Extras NONE = new Extras(0f);
+
+    /** Checks the values. */
+    public Extras {
+      if (!(blurSigma >= 0) || blurSigma > 64) {
+        throw new IllegalArgumentException("blur sigma must be in [0, 64] pixels");
+      }
+    }
+  }
+
+  /** The same pass with {@code extras}. */
+  public Pass with(Extras newExtras) {
+    return new Pass(images, objective, newExtras);
+  }
 
   /** Validates the shape of the request. */
   public Pass {
     images = List.copyOf(images);
+    java.util.Objects.requireNonNull(extras, "extras");
     if (images.isEmpty()) {
       throw new IllegalArgumentException("a pass needs at least one image");
     }

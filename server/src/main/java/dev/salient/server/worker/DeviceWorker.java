@@ -153,6 +153,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private static boolean compatible(Pass a, Pass b) {
+    if (!a.extras().equals(b.extras())) {
+      return false;
+    }
     if (a.objective() == null || b.objective() == null) {
       return a.objective() == null && b.objective() == null;
     }
@@ -172,8 +175,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       }
     }
     Pass first = passes.get(0);
-    return first.objective() == null ? Pass.forward(images)
-        : new Pass(images, new Pass.Objective(first.objective().output(), weights));
+    return new Pass(images, first.objective() == null ? null
+        : new Pass.Objective(first.objective().output(), weights), first.extras());
   }
 
   private Behavior<Command> onRoundDone(RoundDone done) {

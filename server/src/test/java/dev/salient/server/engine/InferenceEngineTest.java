@@ -76,6 +76,67 @@ class InferenceEngineTest {
   }
 
   @Test
+  void blurLeavesAConstantImageUnchanged() {
+    float[] constant = new float[tiny.input().size()];
+    java.util.Arrays.fill(constant, 0.37f);
+
+    float[] blurred = blur(tiny, constant, 1.5f);
+
+    assertArrayEquals(constant, blurred, 1e-6f);
+  }
+
+  @Test
+  void blurRemovesHighFrequencyEnergy() {
+    // A checkerboard is all energy at the highest frequency; a Gaussian of sigma 1 keeps about
+    // exp(-pi^2) of its amplitude in the interior.
+    InputSpec in = fashion.input();
+    float[] checker = new float[in.size()];
+    for (int y = 0; y < in.height(); y++) {
+      for (int x = 0; x < in.width(); x++) {
+        checker[y * in.width() + x] = (x + y) % 2 == 0 ? 1f : 0f;
+      }
+    }
+
+    float[] blurred = blur(fashion, checker, 1f);
+
+    assertTrue(highFrequencyEnergy(blurred, in) < 0.01 * highFrequencyEnergy(checker, in),
+        "high-frequency energy after blur");
+    for (float v : blurred) {
+      assertTrue(v >= 0f && v <= 1f, "blurred values stay in the input's range");
+    }
+  }
+
+  @Test
+  void blurIsReturnedBesideTheGradientOfTheUnblurredImage() {
+    float[] image = TestImages.sample(4);
+    PassResult plain = engine.run(fashion.name(),
+        Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0}, 10));
+    PassResult withBlur = engine.run(fashion.name(),
+        Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0}, 10)
+            .with(new Pass.Extras(1f)));
+
+    assertArrayEquals(plain.gradients().get(0), withBlur.gradients().get(0), 0f);
+    assertEquals(image.length, withBlur.blurred().get(0).length);
+  }
+
+  private static float[] blur(ModelPackage model, float[] image, float sigma) {
+    return engine.run(model.name(), Pass.forward(List.of(image)).with(new Pass.Extras(sigma)))
+        .blurred().get(0);
+  }
+
+  /** Energy of the difference between horizontal neighbours, away from the border. */
+  private static double highFrequencyEnergy(float[] image, InputSpec in) {
+    double e = 0;
+    for (int y = 4; y < in.height() - 4; y++) {
+      for (int x = 4; x < in.width() - 5; x++) {
+        double d = image[y * in.width() + x] - image[y * in.width() + x + 1];
+        e += d * d;
+      }
+    }
+    return e;
+  }
+
+  @Test
   void forwardPassReturnsNoGradient() {
     PassResult r = engine.run(fashion.name(), Pass.forward(List.of(TestImages.sample(0))));
     assertEquals(null, r.gradients());
