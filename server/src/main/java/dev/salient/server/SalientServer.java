@@ -1,7 +1,7 @@
 package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
-import dev.salient.grpc.ExplainerHandlerFactory;
+import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
@@ -74,7 +74,7 @@ public final class SalientServer implements AutoCloseable {
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(
-        ExplainerHandlerFactory.partial(explainer, Explainer.name, mat, GrpcErrors.handler(),
+        ExplainerPowerApiHandlerFactory.partial(explainer, Explainer.name, mat, GrpcErrors.handler(),
             system),
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
         ServerReflection.create(List.of(Explainer.description, Health.description), system));

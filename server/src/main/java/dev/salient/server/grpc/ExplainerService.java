@@ -6,7 +6,7 @@ import dev.salient.grpc.DescribeModelRequest;
 import dev.salient.grpc.DescribeModelResponse;
 import dev.salient.grpc.ExplainEvent;
 import dev.salient.grpc.ExplainRequest;
-import dev.salient.grpc.Explainer;
+import dev.salient.grpc.ExplainerPowerApi;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.ListModelsResponse;
@@ -27,6 +27,7 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.grpc.javadsl.Metadata;
 import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -35,7 +36,7 @@ import org.apache.pekko.stream.javadsl.Source;
  * The salient.v1.Explainer service: validates requests, decodes images off the handler threads,
  * hands orders to the {@link ExplainSupervisor} and streams the events back. Stateless.
  */
-public final class ExplainerService implements Explainer {
+public final class ExplainerService implements ExplainerPowerApi {
   private static final int MAX_TOP_K = 1000;
   private static final int MAX_FRAME_STRIDE = 1_000_000;
 
@@ -62,7 +63,7 @@ public final class ExplainerService implements Explainer {
   }
 
   @Override
-  public CompletionStage<ListModelsResponse> listModels(ListModelsRequest in) {
+  public CompletionStage<ListModelsResponse> listModels(ListModelsRequest in, Metadata metadata) {
     ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
     for (ModelPackage m : catalog.all()) {
       out.addModels(ProtoMapping.modelInfo(m, methods.supportedBy(m), m == catalog.defaultModel()));
@@ -71,7 +72,7 @@ public final class ExplainerService implements Explainer {
   }
 
   @Override
-  public CompletionStage<DescribeModelResponse> describeModel(DescribeModelRequest in) {
+  public CompletionStage<DescribeModelResponse> describeModel(DescribeModelRequest in, Metadata metadata) {
     try {
       ModelPackage m = catalog.require(in.getModel());
       return CompletableFuture.completedFuture(DescribeModelResponse.newBuilder()
@@ -84,9 +85,10 @@ public final class ExplainerService implements Explainer {
   }
 
   @Override
-  public CompletionStage<ClassifyResponse> classify(ClassifyRequest in) {
+  public CompletionStage<ClassifyResponse> classify(ClassifyRequest in, Metadata metadata) {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
-        Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false);
+        Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
+        GrpcTimeout.deadlineNanos(metadata));
     return Source.completionStage(order)
         .flatMapConcat(this::submit)
         .runWith(Sink.head(), system)
@@ -99,10 +101,11 @@ public final class ExplainerService implements Explainer {
   }
 
   @Override
-  public Source<ExplainEvent, NotUsed> explain(ExplainRequest in) {
+  public Source<ExplainEvent, NotUsed> explain(ExplainRequest in, Metadata metadata) {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
-        in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng());
+        in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
+        GrpcTimeout.deadlineNanos(metadata));
     return Source.completionStage(order).flatMapConcat(this::submit).map(ProtoMapping::event);
   }
 
@@ -118,7 +121,7 @@ public final class ExplainerService implements Explainer {
   /** Validates the request fields and decodes the image on the decoder executor. */
   private CompletionStage<ExplainOrder> order(String modelName, boolean hasImage, Image image,
       String method, Map<String, String> params, TargetSpec target, int topK, int frameStride,
-      boolean frameTensors, boolean renderPng) {
+      boolean frameTensors, boolean renderPng, long deadlineNanos) {
     try {
       ModelPackage model = catalog.require(modelName);
       if (method != null && method.isEmpty()) {
@@ -136,7 +139,7 @@ public final class ExplainerService implements Explainer {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng), decoder);
+          frameTensors, renderPng, deadlineNanos), decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }

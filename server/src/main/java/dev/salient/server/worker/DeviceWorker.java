@@ -120,7 +120,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private void runRound() {
-    if (engineBusy || ready.isEmpty()) {
+    if (engineBusy) {
+      return;
+    }
+    dropExpired();
+    if (ready.isEmpty()) {
       return;
     }
     Job first = ready.pollFirst();
@@ -150,6 +154,18 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     int[] rowCounts = passes.stream().mapToInt(Pass::size).toArray();
     getContext().pipeToSelf(call,
         (result, error) -> new RoundDone(batch, rowCounts, result, error));
+  }
+
+  /** Jobs whose deadline passed leave before their next pass. */
+  private void dropExpired() {
+    long now = System.nanoTime();
+    for (Job job : new ArrayList<>(ready)) {
+      if (job.pastDeadline(now)) {
+        getContext().getLog().info("request {} passed its deadline; stopping it", job.requestId());
+        endJob(job, new SalientException.DeadlineExceeded("the request's deadline passed after "
+            + job.passes() + " model passes; allow more time or ask for fewer steps"));
+      }
+    }
   }
 
   private static boolean compatible(Pass a, Pass b) {

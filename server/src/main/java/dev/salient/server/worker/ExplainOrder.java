@@ -12,6 +12,8 @@ import java.util.Map;
  * @param frameStride send every n-th frame (the last always)
  * @param frameTensors frames carry the current image and map
  * @param renderPng result maps carry PNG overlays
+ * @param deadlineNanos when the client stops waiting, as a {@link System#nanoTime()} value
+ *     ({@link Long#MAX_VALUE}: no deadline)
  */
 public record ExplainOrder(
     String requestId,
@@ -23,11 +25,17 @@ public record ExplainOrder(
     int topK,
     int frameStride,
     boolean frameTensors,
-    boolean renderPng) {
+    boolean renderPng,
+    long deadlineNanos) {
 
   /** Copies the parameters. */
   public ExplainOrder {
     parameters = Map.copyOf(parameters);
+  }
+
+  /** Whether the deadline has passed. */
+  public boolean pastDeadline(long nowNanos) {
+    return deadlineNanos != Long.MAX_VALUE && nowNanos - deadlineNanos > 0;
   }
 
   /** Whether this order only classifies. */

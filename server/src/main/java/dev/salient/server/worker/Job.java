@@ -50,8 +50,17 @@ final class Job {
     return sink;
   }
 
+  int passes() {
+    return passes;
+  }
+
   String requestId() {
     return order.requestId();
+  }
+
+  /** Whether the client's deadline has passed. */
+  boolean pastDeadline(long nowNanos) {
+    return order.pastDeadline(nowNanos);
   }
 
   /** The next pass, or null when the job has sent its last event. */
