@@ -2,6 +2,9 @@ package dev.salient.client.cli;
 
 import dev.salient.client.ExplainListener;
 import dev.salient.client.SalientClient;
+import dev.salient.client.figures.Explanation;
+import dev.salient.client.figures.Figures;
+import dev.salient.client.figures.MethodFigures;
 import dev.salient.grpc.Curve;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.Frame;
@@ -11,7 +14,9 @@ import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Started;
 import dev.salient.grpc.Target;
 import java.io.PrintWriter;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -97,6 +102,7 @@ final class ExplainCommand extends ClientCommand {
 
   @Override
   void run(ClientSession session, PrintWriter out, PrintWriter err) {
+    MethodFigures figures = outDir == null ? null : Figures.forMethod(method).orElse(null);
     ExplainRequest.Builder request =
         ExplainRequest.newBuilder()
             .setImage(loaded)
@@ -104,6 +110,7 @@ final class ExplainCommand extends ClientCommand {
             .putAllParams(params)
             .setTopK(topK)
             .setFrameStride(frameStride)
+            .setFrameTensors(figures != null && figures.wantsFrameTensors())
             .setRenderPng(outDir != null);
     if (model != null) {
       request.setModel(model);
@@ -112,14 +119,20 @@ final class ExplainCommand extends ClientCommand {
       request.setTarget(target);
     }
     AtomicReference<String> methodName = new AtomicReference<>(method);
+    AtomicReference<Started> started = new AtomicReference<>();
+    List<Frame> frames = new ArrayList<>();
     ExplainListener listener =
         event -> {
           if (event.hasStarted()) {
+            started.set(event.getStarted());
             if (!event.getStarted().getMethod().isEmpty()) {
               methodName.set(event.getStarted().getMethod());
             }
             printStarted(event.getStarted(), out);
           } else if (event.hasFrame()) {
+            if (figures != null) {
+              frames.add(event.getFrame());
+            }
             printFrame(event.getFrame(), out, err);
           }
         };
@@ -132,6 +145,21 @@ final class ExplainCommand extends ClientCommand {
     List<WrittenMap> written =
         outDir == null ? List.of() : MapFiles.write(outDir, image.stem(), methodName.get(), result);
     printResult(result, written, out);
+    if (figures != null) {
+      writeFigures(figures, new Explanation(started.get(), frames, result), out);
+    }
+  }
+
+  private void writeFigures(MethodFigures figures, Explanation explanation, PrintWriter out) {
+    List<Path> files;
+    try {
+      files = figures.write(outDir, image.stem() + "." + method, explanation);
+    } catch (IOException e) {
+      throw new CliFailure("cannot write figures into " + outDir + ": " + e.getMessage(), e);
+    }
+    if (!json) {
+      files.forEach(f -> out.println("wrote      " + f));
+    }
   }
 
   private void printStarted(Started s, PrintWriter out) {
