@@ -40,6 +40,8 @@ public final class InferenceEngine implements PassEngine {
    * engine thread that will use the engine.
    */
   public static InferenceEngine load(String deviceName, Collection<ModelPackage> packages) {
+    // Loads the native library; JniUtils calls before this fail with UnsatisfiedLinkError.
+    ai.djl.engine.Engine.getEngine("PyTorch");
     // A new Java thread starts with libtorch grad mode ON; passes switch it on only when needed.
     JniUtils.setGradMode(false);
     Device device = parseDevice(deviceName);

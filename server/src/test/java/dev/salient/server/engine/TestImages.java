@@ -53,8 +53,8 @@ public final class TestImages {
   public static int label(int i, ModelPackage model) {
     String name = FILES.get(i).getFileName().toString();
     for (int c = 0; c < model.numClasses(); c++) {
-      String safe = model.labels().get(c).replace('/', '-').replace(' ', '-');
-      if (name.contains("_" + safe + "_")) {
+      String safe = model.labels().get(c).replaceAll("[^A-Za-z0-9-]", "_");
+      if (name.startsWith("_" + safe + "_idx", name.indexOf('_'))) {
         return c;
       }
     }
