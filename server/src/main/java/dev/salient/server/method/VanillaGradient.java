@@ -112,15 +112,18 @@ public final class VanillaGradient implements ExplanationMethod {
       ColourScale scale = parameters.reduction() == ChannelReduction.MAX_ABS
           ? ColourScale.SEQUENTIAL : ColourScale.DIVERGING;
 
+      Map<String, Double> frameValues = new LinkedHashMap<>();
+      frameValues.put("target_logit", (double) logits[context.target()]);
+      frameValues.put("gradient_l2", l2(gradient));
+      frameValues.put("gradient_max_abs", maxAbs(gradient));
+      // The frame has its own target_probability field; the result lists it among its values.
       Map<String, Double> values = new LinkedHashMap<>();
       values.put("target_probability", (double) targetProbability);
-      values.put("target_logit", (double) logits[context.target()]);
-      values.put("gradient_l2", l2(gradient));
-      values.put("gradient_max_abs", maxAbs(gradient));
+      values.putAll(frameValues);
 
       FloatTensor map = new FloatTensor(mapShape, saliency);
       ExplainEvent frame = new ExplainEvent.Frame(1, "gradient", targetProbability,
-          context.top(logits), values,
+          context.top(logits), frameValues,
           context.frames().tensors() ? new FloatTensor(spec.shape(), context.image()) : null,
           context.frames().tensors() ? map : null, 1);
       ExplainEvent resultEvent = new ExplainEvent.Result(
