@@ -173,7 +173,7 @@ public final class InferenceEngine implements PassEngine {
             };
         float[] weights = new float[n * classes];
         for (int i = 0; i < n; i++) {
-          float[] w = pass.objective().classWeights().get(i);
+          float[] w = pass.objective().weightsFor(i, logitRows.get(i));
           if (w.length != classes) {
             throw new IllegalArgumentException("objective weights need " + classes + " values");
           }

@@ -95,16 +95,60 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
   }
 
   /**
+   * Forward and the input gradient of {@code output} of each image's {@code ranks[i]}-th best
+   * class (1 = the predicted class), ranked by this very pass's logits: a method can have the
+   * prediction and its gradient in one pass.
+   */
+  public static Pass gradientOfRanked(List<float[]> images, Output output, int[] ranks) {
+    return new Pass(images, Objective.ranked(output, ranks));
+  }
+
+  /**
    * The scalar whose input gradient is wanted, per image: {@code sum_k weights[k] * output[k]}. A
-   * one-hot vector picks one class; {@code e_P - e_Q} gives the margin between two classes.
+   * one-hot vector picks one class; {@code e_P - e_Q} gives the margin between two classes. A row
+   * with a positive {@code ranks[i]} instead picks its {@code ranks[i]}-th best class by the
+   * pass's own logits (its weight vector is then empty).
    *
    * <p>Images in one pass are independent (models run in eval mode), so the gradient of the sum
    * of all rows' objectives gives each row the gradient of its own objective.
    */
-  public record Objective(Output output, List<float[]> classWeights) {
-    /** Copies the list. */
+  public record Objective(Output output, List<float[]> classWeights, int[] ranks) {
+    /** Checks that each row has weights or a rank. */
     public Objective {
       classWeights = List.copyOf(classWeights);
+      ranks = ranks.clone();
+      if (ranks.length != classWeights.size()) {
+        throw new IllegalArgumentException("an objective needs one rank entry per row");
+      }
+      for (int i = 0; i < ranks.length; i++) {
+        if (ranks[i] < 0 || (ranks[i] == 0) == (classWeights.get(i).length == 0)) {
+          throw new IllegalArgumentException("row " + i + " needs class weights or a rank");
+        }
+      }
+    }
+
+    /** An objective given by class weights, one vector per row. */
+    public Objective(Output output, List<float[]> classWeights) {
+      this(output, classWeights, new int[classWeights.size()]);
+    }
+
+    /** The {@code ranks[i]}-th best class of each row. */
+    public static Objective ranked(Output output, int[] ranks) {
+      List<float[]> empty = new java.util.ArrayList<>();
+      for (int i = 0; i < ranks.length; i++) {
+        empty.add(new float[0]);
+      }
+      return new Objective(output, empty, ranks);
+    }
+
+    /** The weights of row {@code row} given that row's logits. */
+    public float[] weightsFor(int row, float[] logits) {
+      if (ranks[row] == 0) {
+        return classWeights.get(row);
+      }
+      float[] w = new float[logits.length];
+      w[Ranking.indexOfRank(logits, ranks[row])] = 1f;
+      return w;
     }
   }
 }

@@ -10,10 +10,17 @@ import java.util.stream.IntStream;
 
 /**
  * What a method run starts from: the model, the image in pixel space, the class to explain, the
- * model's scores on the image, and how the client wants frames.
+ * model's scores on the image, the input gradient of the target's logit at the image (computed in
+ * the same pass as the scores, so a method that starts from it saves a pass), and how the client
+ * wants frames.
  */
 public record MethodContext(
-    ModelPackage model, float[] image, int target, float[] logits, FrameOptions frames) {
+    ModelPackage model,
+    float[] image,
+    int target,
+    float[] logits,
+    float[] logitGradient,
+    FrameOptions frames) {
 
   /** How many classes frames list, and whether frames carry tensors. */
   public record FrameOptions(int topK, boolean tensors) {}

@@ -7,9 +7,17 @@ import java.util.List;
 /**
  * One running explanation as a state machine: the caller asks for the next pass, runs it
  * (batched with other requests' passes), and hands back its result, until there is no next pass.
- * The events of the last result end with exactly one {@link ExplainEvent.Result}.
+ * The last events it returns end with exactly one {@link ExplainEvent.Result}.
  */
 public interface MethodRun {
+
+  /**
+   * Events the run can send before any pass of its own, from the context alone (e.g. a method
+   * whose answer is the context's gradient). Called once, before {@link #nextPass()}.
+   */
+  default List<ExplainEvent> initialEvents() {
+    return List.of();
+  }
 
   /**
    * The next pass this run needs, or null when it has finished. Calling it again before the

@@ -91,6 +91,16 @@ public final class VanillaGradient implements ExplanationMethod {
     }
 
     @Override
+    public List<ExplainEvent> initialEvents() {
+      // The logit's gradient came with the prediction: no pass of its own is needed.
+      if (parameters.output() == Pass.Output.LOGIT && context.logitGradient() != null) {
+        done = true;
+        return events(context.logits(), context.logitGradient());
+      }
+      return List.of();
+    }
+
+    @Override
     public Pass nextPass() {
       if (done) {
         return null;
@@ -102,9 +112,11 @@ public final class VanillaGradient implements ExplanationMethod {
     @Override
     public List<ExplainEvent> onPassResult(PassResult result) {
       done = true;
+      return events(result.logits().get(0), result.gradients().get(0));
+    }
+
+    private List<ExplainEvent> events(float[] logits, float[] gradient) {
       InputSpec spec = context.model().input();
-      float[] logits = result.logits().get(0);
-      float[] gradient = result.gradients().get(0);
       float targetProbability = context.score(logits, context.target()).probability();
       float[] saliency = parameters.reduction().apply(gradient, spec.channels());
       long[] mapShape = parameters.reduction() == ChannelReduction.SIGNED

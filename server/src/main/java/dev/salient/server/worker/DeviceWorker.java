@@ -184,15 +184,19 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
     List<float[]> images = new ArrayList<>();
     List<float[]> weights = new ArrayList<>();
+    int[] ranks = new int[passes.stream().mapToInt(Pass::size).sum()];
+    int row = 0;
     for (Pass p : passes) {
       images.addAll(p.images());
       if (p.objective() != null) {
         weights.addAll(p.objective().classWeights());
+        System.arraycopy(p.objective().ranks(), 0, ranks, row, p.size());
       }
+      row += p.size();
     }
     Pass first = passes.get(0);
     return new Pass(images, first.objective() == null ? null
-        : new Pass.Objective(first.objective().output(), weights), first.extras());
+        : new Pass.Objective(first.objective().output(), weights, ranks), first.extras());
   }
 
   private Behavior<Command> onRoundDone(RoundDone done) {

@@ -68,7 +68,22 @@ final class Job {
     if (finished) {
       return null;
     }
-    return run == null ? Pass.forward(List.of(order.image())) : run.nextPass();
+    return run == null ? firstPass() : run.nextPass();
+  }
+
+  /**
+   * The prediction and the input gradient of the target's logit, in one pass: the target may be
+   * a rank, resolved by the engine from the same pass's logits.
+   */
+  private Pass firstPass() {
+    List<float[]> image = List.of(order.image());
+    if (order.classifyOnly()) {
+      return Pass.forward(image);
+    }
+    int rank = order.target().rank();
+    return rank > 0 ? Pass.gradientOfRanked(image, Pass.Output.LOGIT, new int[] {rank})
+        : Pass.gradient(image, Pass.Output.LOGIT,
+            new int[] {order.target().resolve(model, null)}, model.numClasses());
   }
 
   /** Whether the job has no more passes to run. */
@@ -80,9 +95,20 @@ final class Job {
   List<ExplainEvent> onPassResult(PassResult result) {
     passes += result.logits().size();
     if (run == null) {
-      return List.of(started(result.logits().get(0)));
+      // The first pass: started() also starts the method run (unless classify-only).
+      List<ExplainEvent> out = new ArrayList<>();
+      out.add(started(result.logits().get(0),
+          result.gradients() == null ? null : result.gradients().get(0)));
+      if (!order.classifyOnly()) {
+        out.addAll(thin(run.initialEvents()));
+      }
+      return out;
     }
-    List<ExplainEvent> events = run.onPassResult(result);
+    return thin(run.onPassResult(result));
+  }
+
+  /** Drops frames off the client's stride (keeping the last), finishes the result. */
+  private List<ExplainEvent> thin(List<ExplainEvent> events) {
     List<ExplainEvent> out = new ArrayList<>(events.size());
     boolean endsWithResult = !events.isEmpty() && events.get(events.size() - 1)
         instanceof ExplainEvent.Result;
@@ -107,9 +133,9 @@ final class Job {
     return out;
   }
 
-  private ExplainEvent started(float[] logits) {
+  private ExplainEvent started(float[] logits, float[] logitGradient) {
     int target = order.target().resolve(model, logits);
-    MethodContext context = new MethodContext(model, order.image(), target, logits,
+    MethodContext context = new MethodContext(model, order.image(), target, logits, logitGradient,
         new MethodContext.FrameOptions(order.topK(), order.frameTensors()));
     List<ExplainEvent.ClassScore> top = context.top(logits);
     ExplainEvent.ClassScore predicted = MethodContext.topClasses(model, logits, 1).get(0);

@@ -1,6 +1,7 @@
 package dev.salient.server.worker;
 
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.Ranking;
 import dev.salient.server.util.SalientException;
 
 /** Which class a request explains, as the client said it. */
@@ -39,6 +40,11 @@ public sealed interface TargetSpec {
     }
   }
 
+  /** The rank this target names (1 = predicted), or 0 when it names a class directly. */
+  default int rank() {
+    return this instanceof Rank r ? r.rank() : this instanceof Predicted ? 1 : 0;
+  }
+
   /** The class index this target names, given the model's scores on the image. */
   default int resolve(ModelPackage model, float[] logits) {
     if (this instanceof ClassIndex c) {
@@ -47,16 +53,6 @@ public sealed interface TargetSpec {
     if (this instanceof Label l) {
       return model.labels().indexOf(l.label());
     }
-    return rankedIndex(logits, this instanceof Rank r ? r.rank() : 1);
-  }
-
-  private static int rankedIndex(float[] logits, int rank) {
-    Integer[] order = new Integer[logits.length];
-    for (int i = 0; i < order.length; i++) {
-      order[i] = i;
-    }
-    java.util.Arrays.sort(order, (a, b) -> a.equals(b) ? 0
-        : logits[a] != logits[b] ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
-    return order[rank - 1];
+    return Ranking.indexOfRank(logits, this instanceof Rank r ? r.rank() : 1);
   }
 }

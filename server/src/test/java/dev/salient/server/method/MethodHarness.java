@@ -22,7 +22,7 @@ public final class MethodHarness {
     this.model = model;
   }
 
-  /** The outcome of one run. */
+  /** The outcome of one run; passes and engine calls include the job's first pass. */
   public record Run(MethodContext context, List<ExplainEvent> events, int passes, int engineCalls) {
     /** The frames, in order. */
     public List<ExplainEvent.Frame> frames() {
@@ -55,11 +55,15 @@ public final class MethodHarness {
   /** As {@link #run(ExplanationMethod, Map, float[], int)}, with frame options. */
   public Run run(ExplanationMethod method, Map<String, String> params, float[] image, int target,
       MethodContext.FrameOptions frames) {
-    MethodContext context = new MethodContext(model, image, target, logits(image), frames);
+    // The first pass, as a job does it: the prediction and the target logit's gradient.
+    PassResult first = engine.run(model.name(),
+        Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {target}, model.numClasses()));
+    MethodContext context = new MethodContext(model, image, target, first.logits().get(0),
+        first.gradients().get(0), frames);
     MethodRun run = method.prepare(params).start(context);
-    List<ExplainEvent> events = new ArrayList<>();
-    int passes = 0;
-    int calls = 0;
+    List<ExplainEvent> events = new ArrayList<>(run.initialEvents());
+    int passes = 1;
+    int calls = 1;
     for (Pass pass = run.nextPass(); pass != null; pass = run.nextPass()) {
       PassResult result = engine.run(model.name(), pass);
       passes += pass.size();

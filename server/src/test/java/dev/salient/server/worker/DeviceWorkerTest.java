@@ -59,11 +59,12 @@ class DeviceWorkerTest {
 
   private long nextId = 1;
 
+  /** A job of two passes: the prediction, then the probability's gradient. */
   private RecordingSink submit() {
     RecordingSink sink = new RecordingSink();
     ExplainOrder order = new ExplainOrder("r" + nextId, "fake", new float[] {0.1f, 0.2f, 0.3f, 0.4f},
-        "vanilla", Map.of(), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE);
-    Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(Map.of()), sink);
+        "vanilla", Map.of("output", "probability"), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE);
+    Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(Map.of("output", "probability")), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
     return sink;
   }

@@ -40,7 +40,7 @@ final class FakeEngine implements PassEngine {
       }
       logits.add(new float[] {s, -s});
       if (pass.objective() != null) {
-        float[] w = pass.objective().classWeights().get(i);
+        float[] w = pass.objective().weightsFor(i, logits.get(i));
         float[] g = new float[x.length];
         java.util.Arrays.fill(g, w[0] - w[1]);
         gradients.add(g);
