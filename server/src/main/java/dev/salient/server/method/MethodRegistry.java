@@ -21,7 +21,13 @@ public final class MethodRegistry {
 
   /** All methods Salient implements. */
   public static MethodRegistry standard() {
-    return new MethodRegistry(List.of(new VanillaGradient()));
+    return new MethodRegistry(List.of(
+        new VanillaGradient(),
+        new SignedSaliency(),
+        new ActiveInactiveSaliency(),
+        new SmoothGrad(),
+        new IntegratedGradients(),
+        new GradCam()));
   }
 
   /** All methods, in registration order. */
