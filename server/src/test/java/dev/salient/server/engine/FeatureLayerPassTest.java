@@ -132,6 +132,23 @@ class FeatureLayerPassTest {
   }
 
   @Test
+  void defaultModelSplitsAfterTheLastConvolutionsReLU() {
+    ModelPackage fashion = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
+    List<ai.djl.nn.Block> layers = FashionCnn.newBlock().getChildren().values();
+
+    assertEquals(Integer.toString(FashionCnn.FEATURE_LAYER), fashion.featureLayer());
+    assertTrue(layers.get(FashionCnn.FEATURE_LAYER - 1) instanceof ai.djl.nn.convolutional.Conv2d);
+    for (ai.djl.nn.Block later : layers.subList(FashionCnn.FEATURE_LAYER, layers.size())) {
+      assertTrue(!(later instanceof ai.djl.nn.convolutional.Conv2d), "no convolution after it");
+    }
+    try (InferenceEngine trained = InferenceEngine.load("cpu", List.of(fashion))) {
+      PassResult r = trained.run(fashion.name(), Pass.forward(List.of(TestImages.sample(0)))
+          .with(Pass.Extras.FEATURE_LAYER));
+      assertArrayEquals(new long[] {64, 14, 14}, r.featureShape());
+    }
+  }
+
+  @Test
   void randomlyInitialisedModelsAreRepeatableForASeed() {
     ModelPackage plain = builtin(null);
     float[] image = InferenceEngineTest.randomImage(plain.input(), new Random(3));
