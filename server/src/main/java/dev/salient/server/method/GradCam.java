@@ -67,6 +67,13 @@ public final class GradCam implements ExplanationMethod {
   }
 
   @Override
+  public String requirement() {
+    return "Grad-CAM needs a feature layer: a builtin model names it in model.json as "
+        + "\"feature_layer\", a TorchScript model is exported in two parts, features.pt and "
+        + "head.pt (README, 'Grad-CAM on your model')";
+  }
+
+  @Override
   public Prepared prepare(Map<String, String> raw) {
     Parameters parameters = Parameters.parse(raw);
     return new Prepared() {

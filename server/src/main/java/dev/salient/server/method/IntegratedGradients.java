@@ -161,8 +161,11 @@ public final class IntegratedGradients implements ExplanationMethod {
     };
   }
 
-  /** The quadrature: path positions and their weights, ascending, always starting at a = 0. */
-  record Quadrature(double[] alphas, double[] weights) {
+  /**
+   * The quadrature: path positions and their weights, ascending, always starting at a = 0; with
+   * {@code extraBaselineRow} that first row has weight 0 (the rule does not sample a = 0).
+   */
+  record Quadrature(double[] alphas, double[] weights, boolean extraBaselineRow) {
     static Quadrature of(Rule rule, int m) {
       int n = rule == Rule.TRAPEZOID ? m + 1 : m;
       boolean startsAtZero = rule == Rule.LEFT || rule == Rule.TRAPEZOID;
@@ -181,7 +184,7 @@ public final class IntegratedGradients implements ExplanationMethod {
         alphas[k + offset] = a;
         weights[k + offset] = w;
       }
-      return new Quadrature(alphas, weights);
+      return new Quadrature(alphas, weights, offset == 1);
     }
 
     int size() {
@@ -233,7 +236,9 @@ public final class IntegratedGradients implements ExplanationMethod {
       if (done >= quadrature.size()) {
         return null;
       }
-      int n = Math.min(parameters.batch(), quadrature.size() - done);
+      // The extra baseline row rides along with the first batch rather than taking a pass.
+      int batch = parameters.batch() + (done == 0 && quadrature.extraBaselineRow() ? 1 : 0);
+      int n = Math.min(batch, quadrature.size() - done);
       List<float[]> images = new ArrayList<>(n);
       int[] targets = new int[n];
       for (int j = 0; j < n; j++) {

@@ -52,8 +52,11 @@ public final class MethodRegistry {
           "unknown method \"" + name + "\"; this server offers " + methods.keySet());
     }
     if (!method.supports(model)) {
+      String requirement =
+          method.requirement().isEmpty() ? "" : " (" + method.requirement() + ")";
       throw new SalientException.InvalidArgument(
-          "method " + name + " cannot explain model " + model.name() + "; it supports "
+          "method " + name + " cannot explain model " + model.name() + requirement
+              + "; it supports "
               + supportedBy(model).stream().map(ExplanationMethod::name).toList());
     }
     return method;

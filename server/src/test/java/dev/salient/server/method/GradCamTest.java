@@ -67,7 +67,8 @@ class GradCamTest {
         .anyMatch(m -> m.name().equals(GradCam.NAME)));
     SalientException.InvalidArgument e = assertThrows(SalientException.InvalidArgument.class,
         () -> registry.lookup(GradCam.NAME, withoutFeatureLayer));
-    assertTrue(e.getMessage().contains("cannot explain model tiny-torchscript"), e.getMessage());
+    assertTrue(e.getMessage().contains("cannot explain model tiny-torchscript (Grad-CAM needs a"
+        + " feature layer"), e.getMessage());
   }
 
   @Test

@@ -127,6 +127,20 @@ class IntegratedGradientsTest {
   }
 
   @Test
+  void midpointRuleEvaluatesTheBaselineBesideItsFirstBatch() {
+    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+        Map.of("steps", "8", "batch", "4"), TestImages.sample(5), 0);
+
+    double[] alphas = run.result().curves().get(0).x();
+    assertArrayEquals(new double[] {0, 1 / 16.0, 3 / 16.0, 5 / 16.0, 7 / 16.0, 9 / 16.0,
+        11 / 16.0, 13 / 16.0, 15 / 16.0}, alphas, 0);
+    assertEquals(1 + 9, run.passes());
+    assertEquals(2, run.frames().size(), "1 + 4, then 4 points");
+    assertEquals(harness.logits(new float[784])[0],
+        run.result().values().get("output_baseline"), 1e-5, "F at the black baseline");
+  }
+
+  @Test
   void blurredBaselineIsTheImageBlurredOnTheEngine() {
     float[] image = TestImages.sample(66);
     float[] blurred = engine.run(model.name(), Pass.forward(List.of(image))
