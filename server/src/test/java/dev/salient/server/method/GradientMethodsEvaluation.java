@@ -16,17 +16,18 @@ import java.util.Map;
 
 /**
  * Evaluations behind the gradient methods' defaults, on Fashion-MNIST training images (never the
- * committed test samples, which the tests use). Run from the server module:
+ * committed test samples, which the tests use), and the numbers the README reports. Run from the
+ * server module after {@code mvn -o -q test-compile dependency:build-classpath
+ * -Dmdep.outputFile=cp.txt -Dmdep.includeScope=test}:
  *
  * <pre>
- * java -cp "target/test-classes:target/classes:$(cat cp.txt)" \
+ * java -Dai.djl.offline=true -cp "target/test-classes:target/classes:$(cat cp.txt)" \
  *     dev.salient.server.method.GradientMethodsEvaluation ig-rules 100 64 [samples]
  * java ... GradientMethodsEvaluation sanity 100 [samples]
  * </pre>
  *
  * <p>Without {@code samples} the images are N training images spread evenly over the training
  * set; with it, the first N committed test samples.
- * </pre>
  */
 public final class GradientMethodsEvaluation {
   private static final Path DATA = Path.of("/usr/share/datasets/fashion-mnist");
