@@ -75,8 +75,10 @@ public final class Bench implements Callable<Integer> {
       description = "Multi-step method for iterative.16concurrent (default: ${DEFAULT-VALUE}).")
   String iterativeMethod;
 
-  @Option(names = "--iterative-param", description = "Its parameters (default: steps=20).")
-  Map<String, String> iterativeParams = new LinkedHashMap<>(Map.of("steps", "20"));
+  @Option(names = "--iterative-param",
+      description = "Its parameters (default: max_iterations=20, alpha=0.0005: a 20-step BIM).")
+  Map<String, String> iterativeParams =
+      new LinkedHashMap<>(Map.of("max_iterations", "20", "alpha", "0.0005"));
 
   @Option(names = "--max-batch", defaultValue = "64",
       description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
