@@ -162,7 +162,7 @@ public final class BasicIterativeMethod implements ExplanationMethod {
       values.put("distance", Adversarial.l2(context.image(), x));
       values.put("margin", margin);
       boolean tensors = context.frames().tensors();
-      return new ExplainEvent.Frame(iterations, iterations == 0 ? "start" : "step",
+      return new ExplainEvent.Frame(iterations + 1, iterations == 0 ? "start" : "step",
           context.score(logits, context.target()).probability(), context.top(logits), values,
           tensors ? new FloatTensor(spec.shape(), x.clone()) : null,
           tensors ? new FloatTensor(spec.shape(), Adversarial.difference(context.image(), x))

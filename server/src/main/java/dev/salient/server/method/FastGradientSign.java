@@ -228,7 +228,7 @@ public final class FastGradientSign implements ExplanationMethod {
       values.put("distance", Adversarial.l2(context.image(), x));
       values.put("margin", goal.margin(logits));
       boolean tensors = context.frames().tensors();
-      return new ExplainEvent.Frame(step++, stage.name().toLowerCase(Locale.ROOT),
+      return new ExplainEvent.Frame(++step, stage.name().toLowerCase(Locale.ROOT),
           context.score(logits, context.target()).probability(), context.top(logits), values,
           tensors ? new FloatTensor(spec.shape(), x.clone()) : null,
           tensors ? new FloatTensor(spec.shape(), Adversarial.difference(context.image(), x))

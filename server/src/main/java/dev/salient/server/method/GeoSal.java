@@ -192,7 +192,8 @@ public final class GeoSal implements ExplanationMethod {
         competitors = List.of(context.target());
       }
       for (int q : competitors) {
-        searches.add(new Search(predicted, q, p[q], context.image()));
+        // One competitor: the paper's two-class explanation (fig. 19), in pixel units.
+        searches.add(new Search(predicted, q, allCompetitors ? p[q] : 1.0, context.image()));
       }
     }
 
@@ -376,7 +377,7 @@ public final class GeoSal implements ExplanationMethod {
       values.put("margin", s.margin);
       values.put("competitor_probability", (double) Softmax.of(logits)[s.competitor]);
       boolean tensors = context.frames().tensors();
-      return new ExplainEvent.Frame(step, s.phase,
+      return new ExplainEvent.Frame(step + 1, s.phase,
           context.score(logits, context.target()).probability(), context.top(logits), values,
           tensors ? new FloatTensor(spec.shape(), s.x.clone()) : null,
           tensors ? new FloatTensor(spec.shape(), Adversarial.difference(context.image(), s.x))
