@@ -140,6 +140,7 @@ public final class GeoSal implements ExplanationMethod {
     String phase = "start";
     boolean reevaluating;
     double margin;
+    double initialMargin = Double.NaN;
     Stop stop = Stop.RUNNING;
     // The planes at the previous candidate: gradients and margins per rival, and the point.
     Map<Integer, float[]> previousGradients;
@@ -254,6 +255,9 @@ public final class GeoSal implements ExplanationMethod {
     private void evaluate(Search s, float[] logits, Map<Integer, float[]> gradients,
         List<ExplainEvent> events) {
       s.margin = s.goal.margin(logits);
+      if (Double.isNaN(s.initialMargin)) {
+        s.initialMargin = s.margin;
+      }
       if (!s.reevaluating) {
         events.add(frame(s, logits));
       }
@@ -297,12 +301,23 @@ public final class GeoSal implements ExplanationMethod {
       for (int a = 0; a < k; a++) {
         int rival = s.rivals.get(a);
         g[a] = gradients.get(rival);
-        h[a] = -parameters.overshoot() * s.margin - margins.get(rival);
+        h[a] = -parameters.overshoot() * s.initialMargin - margins.get(rival);
       }
       float[] x = s.x;
       boolean[] free = new boolean[x.length];
       Arrays.fill(free, true);
       double[] d = HalfspaceProjection.solve(g, h, free);
+      if (d == null && k > 1) {
+        // The planes have no common point on this side (or are too many): fall back to the
+        // paper's single plane, that of the strongest rival.
+        int strongest = 0;
+        for (int a = 1; a < k; a++) {
+          strongest = h[a] < h[strongest] ? a : strongest;
+        }
+        g = new float[][] {g[strongest]};
+        h = new double[] {h[strongest]};
+        d = HalfspaceProjection.solve(g, h, free);
+      }
       boolean jump = d != null && samePlanes(s, gradients, margins);
       if (jump) {
         // Eq. 9: clipped steps on these planes converge to the same move over the free pixels.

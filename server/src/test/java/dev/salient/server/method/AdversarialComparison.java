@@ -19,8 +19,13 @@ import java.util.Map;
  */
 public final class AdversarialComparison {
 
-  /** One method's outcome on one image. */
-  public record Outcome(boolean flipped, double l2, int iterations, long nanos) {}
+  /**
+   * One method's outcome on one image.
+   *
+   * @param inRange whether every pixel of the returned example lies in the model's pixel range
+   */
+  public record Outcome(boolean flipped, double l2, int iterations, long nanos,
+      boolean inRange) {}
 
   /** The outcomes of every method on every image, in image order. */
   public record Report(List<Outcome> geosal, List<Outcome> fgsm, List<Outcome> bim) {
@@ -107,8 +112,13 @@ public final class AdversarialComparison {
     MethodHarness.Run run = harness.run(method, Map.of(), image, target);
     long nanos = System.nanoTime() - start;
     Map<String, Double> values = run.result().values();
+    boolean inRange = true;
+    for (float v : run.map("adversarial").tensor().data()) {
+      inRange &= v >= run.context().model().input().pixelMin()
+          && v <= run.context().model().input().pixelMax();
+    }
     return new Outcome(values.get("flipped") == 1.0, values.get("l2"),
-        values.get("iterations").intValue(), nanos);
+        values.get("iterations").intValue(), nanos, inRange);
   }
 
   static double median(List<Double> values) {
