@@ -371,7 +371,6 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return this;
     }
     if (job.isFinished()) {
-      job.sink().complete();
       endJob(job, Outcome.COMPLETED, null);
     } else {
       markReady(job);
@@ -407,12 +406,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     delivering.remove(job.id());
     meters.activeJobs.set(jobs.size());
     meters.queueDepth.set(ready.size());
-    if (error != null) {
-      job.sink().fail(error);
-    }
+    // The supervisor hears of the end before the client does, so a client that sends its next
+    // request as soon as this one ends finds the place already free.
     ActorRef<ExplainSupervisor.Command> listener = endListeners.remove(job.id());
     if (listener != null) {
       listener.tell(new ExplainSupervisor.JobEnded(getContext().getSelf(), job.id(), outcome));
+    }
+    if (error != null) {
+      job.sink().fail(error);
+    } else if (outcome == Outcome.COMPLETED) {
+      job.sink().complete();
     }
   }
 
