@@ -5,8 +5,10 @@ import static dev.salient.server.method.GeoSalTest.placeBiases;
 import static dev.salient.server.method.GeoSalTest.randomAffine;
 import static dev.salient.server.method.GeoSalTest.uniform;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.salient.server.util.SalientException;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -66,5 +68,32 @@ class AdversarialContractTest {
       ExplainEvent.Frame last = run.frames().get(run.frames().size() - 1);
       assertTrue(last.values().get("margin") < 0, method.name() + " ends flipped");
     }
+  }
+
+  @Test
+  void untargetedTrueLeavesThePredictedClassEvenWithATarget() {
+    for (ExplanationMethod method : List.of(new FastGradientSign(), new BasicIterativeMethod())) {
+      AffineEngine model = randomAffine(41, 4, 0f, 1f);
+      float[] x = uniform(42, 0.2f, 0.8f);
+      placeBiases(model, x, 0.3, 0.5, 0.8);
+      MethodHarness.Run run = new MethodHarness(model, model.model).run(method,
+          Map.of("untargeted", "true"), x, 3);
+      assertEquals(1.0, run.result().values().get("untargeted"), method.name());
+      assertEquals(1.0, run.result().values().get("flipped"), method.name());
+      assertTrue(argmax(model.logits(run.map("adversarial").tensor().data())) != 0);
+    }
+  }
+
+  @Test
+  void badParametersAreRejectedNamingWhatIsAccepted() {
+    SalientException.InvalidArgument e = assertThrows(SalientException.InvalidArgument.class,
+        () -> new FastGradientSign().prepare(Map.of("untargeted", "maybe")));
+    assertTrue(e.getMessage().contains("[true, false]"), e.getMessage());
+    assertThrows(SalientException.InvalidArgument.class,
+        () -> new GeoSal().prepare(Map.of("overshoot", "-0.1")));
+    assertThrows(SalientException.InvalidArgument.class,
+        () -> new BasicIterativeMethod().prepare(Map.of("max_iterations", "0")));
+    assertThrows(SalientException.InvalidArgument.class,
+        () -> new FastGradientSign().prepare(Map.of("epsilon_min", "0.5", "epsilon_max", "0.1")));
   }
 }
