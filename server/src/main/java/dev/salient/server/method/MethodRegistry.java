@@ -21,7 +21,11 @@ public final class MethodRegistry {
 
   /** All methods Salient implements. */
   public static MethodRegistry standard() {
-    return new MethodRegistry(List.of(new VanillaGradient()));
+    return new MethodRegistry(List.of(
+        new VanillaGradient(),
+        new GeoSal(),
+        new FastGradientSign(),
+        new BasicIterativeMethod()));
   }
 
   /** All methods, in registration order. */
