@@ -5,7 +5,10 @@ import java.util.Optional;
 
 /** The figure writers, by method name. Methods without one get only their map files. */
 public final class Figures {
-  private static final Map<String, MethodFigures> BY_METHOD = Map.of();
+  private static final Map<String, MethodFigures> BY_METHOD = Map.of(
+      "geosal", new AdversarialFigures(),
+      "fgsm", new AdversarialFigures(),
+      "bim", new AdversarialFigures());
 
   private Figures() {}
 

@@ -234,6 +234,11 @@ public final class InferenceEngine implements PassEngine {
     }
   }
 
+  /** Native arrays the engine holds now (model weights included); passes must leave none. */
+  int liveArrays() {
+    return manager.getManagedArrays().size();
+  }
+
   private static List<float[]> rows(float[] flat, int n, int width) {
     List<float[]> rows = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {

@@ -27,7 +27,10 @@ public final class MethodRegistry {
         new ActiveInactiveSaliency(),
         new SmoothGrad(),
         new IntegratedGradients(),
-        new GradCam()));
+        new GradCam(),
+        new GeoSal(),
+        new FastGradientSign(),
+        new BasicIterativeMethod()));
   }
 
   /** All methods, in registration order. */
