@@ -105,6 +105,23 @@ class FeatureLayerPassTest {
   }
 
   @Test
+  void featurePassesLeaveNoNativeArraysBehind() {
+    float[] image = InferenceEngineTest.randomImage(twoPart.input(), new Random(10));
+    Pass withGradient = Pass.gradient(List.of(image, image), Pass.Output.LOGIT, new int[] {0, 1},
+        3).with(Pass.Extras.FEATURE_LAYER);
+    Pass forwardOnly = Pass.forward(List.of(image)).with(Pass.Extras.FEATURE_LAYER);
+    engine.run(twoPart.name(), withGradient);
+    int before = engine.liveArrays();
+
+    for (int i = 0; i < 20; i++) {
+      engine.run(twoPart.name(), withGradient);
+      engine.run(twoPart.name(), forwardOnly);
+    }
+
+    assertEquals(before, engine.liveArrays());
+  }
+
+  @Test
   void featuresOfAModelWithoutFeatureLayerAreRefused() {
     float[] image = InferenceEngineTest.randomImage(single.input(), new Random(1));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
