@@ -84,13 +84,14 @@ final class BuiltinModel implements LoadedModel {
    * from libtorch's generator seeded with {@code seed}. For the model-randomisation sanity check
    * of saliency methods (Adebayo et al. 2018); the package's weights file is not read.
    */
-  static BuiltinModel loadRandomlyInitialised(ModelPackage pkg, NDManager parent, long seed) {
+  static BuiltinModel loadRandomlyInitialised(ModelPackage pkg, NDManager parent, int seed) {
     NDManager manager = parent.newSubManager();
     try {
       Block block = BuiltinArchitectures.newBlock(pkg.architecture());
       InputSpec in = pkg.input();
-      Engine.getEngine("PyTorch").setRandomSeed((int) seed);
-      block.initialize(manager, DataType.FLOAT32, new Shape(1, in.channels(), in.height(), in.width()));
+      Engine.getEngine("PyTorch").setRandomSeed(seed);
+      block.initialize(manager, DataType.FLOAT32,
+          new Shape(1, in.channels(), in.height(), in.width()));
       return ready(pkg, manager, block);
     } catch (RuntimeException e) {
       manager.close();

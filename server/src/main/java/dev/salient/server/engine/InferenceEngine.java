@@ -77,7 +77,7 @@ public final class InferenceEngine implements PassEngine {
    * Call it on the engine thread that will use the engine.
    */
   public static InferenceEngine loadRandomlyInitialised(String deviceName, ModelPackage pkg,
-      long seed) {
+      int seed) {
     if (pkg.format() != ModelPackage.Format.BUILTIN) {
       throw new IllegalArgumentException("model " + pkg.name()
           + ": only builtin architectures can be rebuilt with random weights");

@@ -189,7 +189,7 @@ class FeatureLayerPassTest {
     }
   }
 
-  private static float[] randomLogits(ModelPackage pkg, long seed, float[] image) {
+  private static float[] randomLogits(ModelPackage pkg, int seed, float[] image) {
     try (InferenceEngine random = InferenceEngine.loadRandomlyInitialised("cpu", pkg, seed)) {
       return random.run(pkg.name(), Pass.forward(List.of(image))).logits().get(0);
     }

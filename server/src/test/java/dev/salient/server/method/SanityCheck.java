@@ -10,7 +10,7 @@ import java.util.Map;
  */
 final class SanityCheck {
   /** Seed of the random weights. */
-  static final long SEED = 20181;
+  static final int SEED = 20181;
 
   /** A method, its parameters and the maps compared. */
   record Case(ExplanationMethod method, Map<String, String> parameters, List<String> maps) {
