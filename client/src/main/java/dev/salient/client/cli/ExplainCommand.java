@@ -91,6 +91,7 @@ final class ExplainCommand extends ClientCommand {
   boolean json;
 
   private Image loaded;
+  private List<String> methods;
 
   @Override
   void prepare() {
@@ -100,6 +101,7 @@ final class ExplainCommand extends ClientCommand {
     if (frameStride < 1) {
       throw new IllegalArgumentException("--frame-stride must be 1 or more, got " + frameStride);
     }
+    methods = SeveralMethods.parse(method);
     loaded = image.load();
     if (outDir != null) {
       MapFiles.createDirectory(outDir);
@@ -108,9 +110,8 @@ final class ExplainCommand extends ClientCommand {
 
   @Override
   void run(ClientSession session, PrintWriter out, PrintWriter err) {
-    List<String> methods = SeveralMethods.parse(method);
     if (methods.size() > 1) {
-      runSeveral(session, methods, out, err);
+      runSeveral(session, out, err);
       return;
     }
     MethodFigures figures = outDir == null ? null : Figures.forMethod(method).orElse(null);
@@ -168,8 +169,7 @@ final class ExplainCommand extends ClientCommand {
   }
 
   /** Several methods: concurrent requests, printed in order, their overlays in one panel. */
-  private void runSeveral(
-      ClientSession session, List<String> methods, PrintWriter out, PrintWriter err) {
+  private void runSeveral(ClientSession session, PrintWriter out, PrintWriter err) {
     List<ExplainRequest> requests = new ArrayList<>();
     for (String m : methods) {
       MethodFigures figures = outDir == null ? null : Figures.forMethod(m).orElse(null);

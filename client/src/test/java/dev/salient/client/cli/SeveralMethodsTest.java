@@ -51,6 +51,21 @@ class SeveralMethodsTest {
   }
 
   @Test
+  void aMalformedMethodListIsAUsageError() throws Exception {
+    Path image = Files.write(dir.resolve("shoe.png"), new byte[] {1, 2, 3});
+    CommandLine cmd = new CommandLine(new SalientCli());
+    StringWriter stderr = new StringWriter();
+    cmd.setOut(new PrintWriter(new StringWriter(), true));
+    cmd.setErr(new PrintWriter(stderr, true));
+
+    int code = cmd.execute("explain", "--server", server.address(), "--image", image.toString(),
+        "--method", "vanilla,,signed");
+
+    assertEquals(2, code);
+    assertTrue(stderr.toString().contains("--method has an empty name"), stderr.toString());
+  }
+
+  @Test
   void prefixedParametersGoToTheirMethodAndOthersToAll() {
     List<String> methods = List.of("smoothgrad", "integrated_gradients");
     Map<String, String> params =
