@@ -174,5 +174,9 @@ class IntegratedGradientsTest {
         () -> ig.prepare(Map.of("baseline_image", "AAAA")));
     assertThrows(SalientException.InvalidArgument.class,
         () -> ig.prepare(Map.of("baseline", "image", "baseline_image", "not base64!")));
+    // Valid base64 of bytes that are no image: refused when the run starts, before any pass.
+    assertThrows(SalientException.InvalidArgument.class,
+        () -> harness.run(ig, Map.of("baseline", "image", "baseline_image", "AAAA"),
+            TestImages.sample(0), 0));
   }
 }
