@@ -21,7 +21,8 @@ public final class MethodRegistry {
 
   /** All methods Salient implements. */
   public static MethodRegistry standard() {
-    return new MethodRegistry(List.of(new VanillaGradient()));
+    return new MethodRegistry(
+        List.of(new VanillaGradient(), new NonlinearSaliency(), new SalientBlur()));
   }
 
   /** All methods, in registration order. */
