@@ -5,7 +5,9 @@ import java.util.Optional;
 
 /** The figure writers, by method name. Methods without one get only their map files. */
 public final class Figures {
-  private static final Map<String, MethodFigures> BY_METHOD = Map.of();
+  private static final Map<String, MethodFigures> BY_METHOD = Map.of(
+      "nonlinear", new NonlinearFigures(),
+      "blur_salient", new NonlinearFigures());
 
   private Figures() {}
 

@@ -18,6 +18,7 @@ import java.util.Map;
 public final class BatchedMethodRunner {
   private final PassEngine engine;
   private final ModelPackage model;
+  private long engineNanos;
 
   /** A runner for {@code model} loaded in {@code engine}. */
   public BatchedMethodRunner(PassEngine engine, ModelPackage model) {
@@ -79,7 +80,9 @@ public final class BatchedMethodRunner {
       }
       for (List<Integer> group : groups.values()) {
         List<Pass> groupPasses = group.stream().map(i -> runs.get(i).nextPass()).toList();
+        long start = System.nanoTime();
         PassResult result = engine.run(model.name(), combine(groupPasses));
+        engineNanos += System.nanoTime() - start;
         int row = 0;
         for (int g = 0; g < group.size(); g++) {
           int i = group.get(g);
@@ -99,6 +102,11 @@ public final class BatchedMethodRunner {
       outcomes.add(new Outcome(contexts.get(i), e, passes[i]));
     }
     return outcomes;
+  }
+
+  /** Wall time spent in engine calls so far, milliseconds. */
+  public long engineMillis() {
+    return engineNanos / 1_000_000;
   }
 
   private static String signature(Pass pass) {

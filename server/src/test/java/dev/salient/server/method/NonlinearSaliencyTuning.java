@@ -59,7 +59,8 @@ class NonlinearSaliencyTuning {
         List<BatchedMethodRunner.Outcome> outcomes =
             runner.runRanked(new NonlinearSaliency(), withMode, images, 2);
         long millis = (System.nanoTime() - start) / 1_000_000;
-        System.out.println(summary(params, outcomes, millis));
+        System.out.println(summary(params, outcomes, millis) + " (engine "
+            + runner.engineMillis() + " ms in all)");
       }
     }
   }
