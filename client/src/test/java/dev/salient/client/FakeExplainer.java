@@ -44,6 +44,12 @@ public final class FakeExplainer implements Explainer {
   }
 
   @Override
+  public CompletionStage<dev.salient.grpc.StatsResponse> stats(dev.salient.grpc.StatsRequest in) {
+    return CompletableFuture.completedFuture(
+        dev.salient.grpc.StatsResponse.newBuilder().setAdmitted(1).build());
+  }
+
+  @Override
   public CompletionStage<ListModelsResponse> listModels(ListModelsRequest in) {
     return answer(ListModelsResponse.newBuilder().addModels(FakeData.model()).build());
   }

@@ -9,6 +9,8 @@ import dev.salient.server.grpc.HealthService;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.worker.DeviceWorker;
 import dev.salient.server.worker.ExplainSupervisor;
+import dev.salient.server.worker.SchedulerMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.grpc.health.v1.Health;
 import io.grpc.health.v1.HealthHandlerFactory;
 import java.net.InetSocketAddress;
@@ -62,15 +64,19 @@ public final class SalientServer implements AutoCloseable {
   public static SalientServer start(ActorSystem<?> system, SalientSettings settings,
       ModelCatalog catalog, MethodRegistry methods) {
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
-    for (String device : settings.devices()) {
-      runtimes.add(DeviceWorker.loadRuntime(device, catalog.all()));
+    for (int i = 0; i < settings.devices().size(); i++) {
+      String device = settings.devices().get(i);
+      runtimes.add(DeviceWorker.loadRuntime(device.replace(':', '-') + "-" + i, device,
+          catalog.all()));
     }
+    SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
-        ExplainSupervisor.create(catalog, methods, runtimes, settings.maxBatch(),
-            settings.maxInFlight()),
+        ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
+            settings.maxInFlight(), metrics),
         "explain-supervisor", Props.empty());
-    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, system,
-        system.dispatchers().lookup(DispatcherSelector.blocking()), settings.streamBuffer());
+    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, metrics,
+        system, system.dispatchers().lookup(DispatcherSelector.blocking()),
+        settings.streamBuffer());
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(

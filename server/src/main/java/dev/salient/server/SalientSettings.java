@@ -11,6 +11,9 @@ public record SalientSettings(
     String models,
     List<String> devices,
     int maxBatch,
+    Duration maxWait,
+    Duration restartMinBackoff,
+    Duration restartMaxBackoff,
     int maxInFlight,
     int streamBuffer,
     Duration shutdownTimeout) {
@@ -34,9 +37,18 @@ public record SalientSettings(
         c.getString("models"),
         c.getStringList("devices"),
         c.getInt("scheduler.max-batch"),
+        c.getDuration("scheduler.max-wait"),
+        c.getDuration("scheduler.restart-min-backoff"),
+        c.getDuration("scheduler.restart-max-backoff"),
         c.getInt("scheduler.max-in-flight"),
         c.getInt("scheduler.stream-buffer"),
         c.getDuration("shutdown-timeout"));
+  }
+
+  /** The device workers' part of the settings. */
+  public dev.salient.server.worker.WorkerSettings workerSettings() {
+    return new dev.salient.server.worker.WorkerSettings(
+        maxBatch, maxWait, restartMinBackoff, restartMaxBackoff);
   }
 
   private static void require(boolean ok, String message) {

@@ -33,10 +33,22 @@ final class BuiltinModel implements LoadedModel {
       Block block = BuiltinArchitectures.newBlock(pkg.architecture());
       InputSpec in = pkg.input();
       block.initialize(manager, DataType.FLOAT32, new Shape(1, in.channels(), in.height(), in.width()));
+      java.util.Map<String, Shape> expected = new java.util.LinkedHashMap<>();
+      block.getParameters().forEach(p -> expected.put(p.getKey(), p.getValue().getArray()
+          .getShape()));
       try (DataInputStream weights =
           new DataInputStream(new BufferedInputStream(pkg.location().open(pkg.weights())))) {
         block.loadParameters(manager, weights);
       }
+      // DJL swaps in the stored arrays without comparing shapes: a package made for another
+      // layout would load and compute nonsense.
+      block.getParameters().forEach(p -> {
+        Shape loaded = p.getValue().getArray().getShape();
+        if (!loaded.equals(expected.get(p.getKey()))) {
+          throw new IllegalArgumentException("parameter " + p.getKey() + " has shape " + loaded
+              + " but architecture " + pkg.architecture() + " needs " + expected.get(p.getKey()));
+        }
+      });
       // Input gradients only: frozen weights skip the weight gradients (25-30 % faster, STACK.md).
       block.freezeParameters(true);
       return new BuiltinModel(pkg, manager, block);

@@ -10,6 +10,8 @@ import dev.salient.grpc.ExplainerPowerApi;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.ListModelsResponse;
+import dev.salient.grpc.StatsRequest;
+import dev.salient.grpc.StatsResponse;
 import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
@@ -18,6 +20,7 @@ import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.QueueEventSink;
+import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.util.Map;
 import java.util.UUID;
@@ -43,6 +46,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final ModelCatalog catalog;
   private final MethodRegistry methods;
   private final ActorRef<ExplainSupervisor.Command> supervisor;
+  private final SchedulerMetrics metrics;
   private final ActorSystem<?> system;
   private final Executor decoder;
   private final int streamBuffer;
@@ -52,9 +56,10 @@ public final class ExplainerService implements ExplainerPowerApi {
    * stream buffers at most {@code streamBuffer} events before the job waits for its client.
    */
   public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
-      ActorRef<ExplainSupervisor.Command> supervisor, ActorSystem<?> system, Executor decoder,
-      int streamBuffer) {
+      ActorRef<ExplainSupervisor.Command> supervisor, SchedulerMetrics metrics,
+      ActorSystem<?> system, Executor decoder, int streamBuffer) {
     this.catalog = catalog;
+    this.metrics = metrics;
     this.methods = methods;
     this.supervisor = supervisor;
     this.system = system;
@@ -107,6 +112,11 @@ public final class ExplainerService implements ExplainerPowerApi {
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
         GrpcTimeout.deadlineNanos(metadata));
     return Source.completionStage(order).flatMapConcat(this::submit).map(ProtoMapping::event);
+  }
+
+  @Override
+  public CompletionStage<StatsResponse> stats(StatsRequest in, Metadata metadata) {
+    return CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot()));
   }
 
   private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(ExplainOrder order) {

@@ -20,6 +20,7 @@ import dev.salient.server.method.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.ParameterSpec;
 import dev.salient.server.util.SalientException;
+import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -58,6 +59,25 @@ final class ProtoMapping {
             .setDescription(p.description()).setDefaultValue(p.defaultValue()));
       }
       b.addMethods(mi);
+    }
+    return b.build();
+  }
+
+  static dev.salient.grpc.StatsResponse stats(SchedulerMetrics.Snapshot s) {
+    var b = dev.salient.grpc.StatsResponse.newBuilder()
+        .setAdmitted(s.admitted()).setRejected(s.rejected()).setCompleted(s.completed())
+        .setCancelled(s.cancelled()).setDeadlineExceeded(s.deadlineExceeded())
+        .setFailed(s.failed());
+    for (SchedulerMetrics.WorkerSnapshot w : s.workers()) {
+      var wb = dev.salient.grpc.WorkerStats.newBuilder()
+          .setName(w.name()).setDevice(w.device()).setActiveJobs(w.activeJobs())
+          .setQueueDepth(w.queueDepth()).setEngineCalls(w.engineCalls()).setImages(w.images())
+          .setPassMeanMs(w.passMeanMillis()).setPassP50Ms(w.passP50Millis())
+          .setPassP99Ms(w.passP99Millis()).setRestarts(w.restarts());
+      for (long c : w.batchSizeCounts()) {
+        wb.addBatchSizeCounts(c);
+      }
+      b.addWorkers(wb);
     }
     return b.build();
   }

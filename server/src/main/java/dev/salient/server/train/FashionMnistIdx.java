@@ -54,8 +54,8 @@ public final class FashionMnistIdx {
     public Split {
       if (pixels.length != labels.length * PIXELS) {
         throw new IllegalArgumentException(
-            "expected " + labels.length * PIXELS + " pixels for " + labels.length
-                + " labels, got " + pixels.length);
+            "expected %d pixels for %d labels, got %d"
+                .formatted(labels.length * PIXELS, labels.length, pixels.length));
       }
     }
 
@@ -83,8 +83,8 @@ public final class FashionMnistIdx {
     int imageCount = pixels.length / PIXELS;
     if (imageCount != labels.length) {
       throw new IOException(
-          imagesFile + " holds " + imageCount + " images but " + labelsFile + " holds "
-              + labels.length + " labels");
+          "%s holds %d images but %s holds %d labels"
+              .formatted(imagesFile, imageCount, labelsFile, labels.length));
     }
     return new Split(pixels, labels);
   }
@@ -122,8 +122,8 @@ public final class FashionMnistIdx {
         labels[i] = bytes[i] & 0xFF;
         if (labels[i] >= CLASS_NAMES.size()) {
           throw new IOException(
-              file + ": label " + labels[i] + " at index " + i + " is not a class in [0, "
-                  + (CLASS_NAMES.size() - 1) + "]");
+              "%s: label %d at index %d is not a class in [0, %d]"
+                  .formatted(file, labels[i], i, CLASS_NAMES.size() - 1));
         }
       }
       return labels;

@@ -1,35 +1,49 @@
 package dev.salient.server.worker;
 
 import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.PassEngine;
+import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplainEvent;
 import dev.salient.server.util.SalientException;
+import dev.salient.server.worker.SchedulerMetrics.Outcome;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * Runs the jobs of one device. It owns the device's {@link InferenceEngine} and the one thread
- * that calls it. Each round it takes the next pass of every ready job (same model, same kind of
- * pass, up to {@code maxBatch} images), runs them as one engine call, and hands every job its
- * own rows of the result. A job is ready again once its client has taken its events, so a slow
- * client holds back only its own job.
+ * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
+ * thread that calls it. Each round it takes the next pass of every ready job (same model, same
+ * kind of pass, up to {@code maxBatch} images), runs them as one engine call, and hands every job
+ * its own rows of the result. A job is ready again once its client has taken its events, so a
+ * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs still
+ * handing over events, so that iterative jobs keep stepping together.
+ *
+ * <p>A failed engine call fails the jobs in that call with UNAVAILABLE; the worker then reloads
+ * its engine with exponential backoff while the other jobs wait, and goes on.
  */
 public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
@@ -40,8 +54,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   public record StartJob(Job job, ActorRef<ExplainSupervisor.Command> onEnd) implements Command {}
 
   /** The outcome of one engine call: {@code rows[i]} result rows belong to {@code batch[i]}. */
-  private record RoundDone(List<Job> batch, int[] rows, PassResult result, Throwable error)
-      implements Command {}
+  private record RoundDone(List<Job> batch, int[] rows, long nanos, PassResult result,
+      Throwable error) implements Command {}
 
   private record JobReady(long jobId) implements Command {}
 
@@ -49,53 +63,79 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
   private record EventsFailed(long jobId, Throwable error) implements Command {}
 
+  private enum BatchWindowClosed implements Command { INSTANCE }
+
+  private enum ReloadEngine implements Command { INSTANCE }
+
+  private record EngineReloaded(PassEngine engine, Throwable error) implements Command {}
+
+  /** A device's engine factory, its first engine, and the engine's thread. */
+  public record DeviceRuntime(String name, String device, Supplier<PassEngine> factory,
+      PassEngine engine, ExecutorService thread) {}
+
+  private final String name;
   private final String device;
-  private final PassEngine engine;
+  private final Supplier<PassEngine> engineFactory;
   private final ExecutorService engineThread;
-  private final int maxBatch;
+  private final WorkerSettings settings;
+  private final SchedulerMetrics.WorkerMeters meters;
+  private final TimerScheduler<Command> timers;
   private final Map<Long, Job> jobs = new HashMap<>();
   private final Map<Long, ActorRef<ExplainSupervisor.Command>> endListeners = new HashMap<>();
   private final Deque<Job> ready = new ArrayDeque<>();
+  private final Set<Long> delivering = new HashSet<>();
+  private PassEngine engine;
   private boolean engineBusy;
+  private boolean batchWindowOpen;
+  private Duration backoff;
 
-  private DeviceWorker(ActorContext<Command> context, String device, PassEngine engine,
-      ExecutorService engineThread, int maxBatch) {
+  private DeviceWorker(ActorContext<Command> context, TimerScheduler<Command> timers,
+      DeviceRuntime runtime, WorkerSettings settings, SchedulerMetrics.WorkerMeters meters) {
     super(context);
-    this.device = device;
-    this.engine = engine;
-    this.engineThread = engineThread;
-    this.maxBatch = maxBatch;
+    this.timers = timers;
+    this.name = runtime.name();
+    this.device = runtime.device();
+    this.engineFactory = runtime.factory();
+    this.engine = runtime.engine();
+    this.engineThread = runtime.thread();
+    this.settings = settings;
+    this.meters = meters;
+    this.backoff = settings.restartMinBackoff();
   }
 
   /**
-   * A worker for {@code engine}, whose methods run on {@code engineThread} only (the thread that
-   * loaded it). The worker shuts the thread down and closes the engine when it stops.
+   * A worker for {@code runtime}, whose engine is used on {@code runtime.thread()} only. If the
+   * actor itself fails, it restarts with the same engine and fails the jobs it had.
    */
-  public static Behavior<Command> create(String device, PassEngine engine,
-      ExecutorService engineThread, int maxBatch) {
-    return Behaviors.setup(ctx -> new DeviceWorker(ctx, device, engine, engineThread, maxBatch));
+  public static Behavior<Command> create(DeviceRuntime runtime, WorkerSettings settings,
+      SchedulerMetrics metrics) {
+    SchedulerMetrics.WorkerMeters meters =
+        metrics.worker(runtime.name(), runtime.device(), settings.maxBatch());
+    return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.withTimers(
+            timers -> new DeviceWorker(ctx, timers, runtime, settings, meters))))
+        .onFailure(SupervisorStrategy.restart());
   }
 
-  /** Loads an engine for {@code device} on a new, named engine thread (blocking). */
-  public static DeviceRuntime loadRuntime(String device,
-      java.util.Collection<dev.salient.server.engine.ModelPackage> packages) {
+  /**
+   * Loads the models for {@code device} on a new, named engine thread (blocking: a model that
+   * cannot load fails here, at start-up).
+   */
+  public static DeviceRuntime loadRuntime(String name, String device,
+      Collection<ModelPackage> packages) {
     ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "salient-engine-" + device);
+      Thread t = new Thread(r, "salient-engine-" + name);
       t.setDaemon(true);
       return t;
     });
+    Supplier<PassEngine> factory = () -> InferenceEngine.load(device, packages);
     try {
-      InferenceEngine engine =
-          CompletableFuture.supplyAsync(() -> InferenceEngine.load(device, packages), thread).join();
-      return new DeviceRuntime(device, engine, thread);
+      PassEngine engine = CompletableFuture.supplyAsync(factory, thread).join();
+      return new DeviceRuntime(name, device, factory, engine, thread);
     } catch (RuntimeException e) {
       thread.shutdownNow();
       throw e;
     }
   }
-
-  /** A loaded engine and its thread. */
-  public record DeviceRuntime(String device, PassEngine engine, ExecutorService thread) {}
 
   @Override
   public Receive<Command> createReceive() {
@@ -105,6 +145,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         .onMessage(JobReady.class, this::onJobReady)
         .onMessage(StreamClosed.class, this::onStreamClosed)
         .onMessage(EventsFailed.class, this::onEventsFailed)
+        .onMessageEquals(BatchWindowClosed.INSTANCE, this::onBatchWindowClosed)
+        .onMessageEquals(ReloadEngine.INSTANCE, this::onReloadEngine)
+        .onMessage(EngineReloaded.class, this::onEngineReloaded)
+        .onSignal(PreRestart.class, signal -> onPreRestart())
         .onSignal(PostStop.class, signal -> onPostStop())
         .build();
   }
@@ -113,20 +157,37 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     Job job = start.job();
     jobs.put(job.id(), job);
     endListeners.put(job.id(), start.onEnd());
+    meters.activeJobs.set(jobs.size());
     getContext().pipeToSelf(job.sink().whenClosed(), (ok, err) -> new StreamClosed(job.id()));
-    ready.addLast(job);
+    markReady(job);
     runRound();
     return this;
   }
 
+  private void markReady(Job job) {
+    ready.addLast(job);
+    meters.queueDepth.set(ready.size());
+  }
+
   private void runRound() {
-    if (engineBusy) {
+    if (engineBusy || engine == null) {
       return;
     }
     dropExpired();
     if (ready.isEmpty()) {
       return;
     }
+    if (ready.size() < settings.maxBatch() && !delivering.isEmpty()
+        && !settings.maxWait().isZero() && !batchWindowOpen) {
+      // Jobs of the last round are still handing events to their clients; give them a moment
+      // so iterative jobs keep stepping in one batch.
+      if (!timers.isTimerActive(BatchWindowClosed.INSTANCE)) {
+        timers.startSingleTimer(BatchWindowClosed.INSTANCE, settings.maxWait());
+      }
+      return;
+    }
+    timers.cancel(BatchWindowClosed.INSTANCE);
+    batchWindowOpen = false;
     Job first = ready.pollFirst();
     Pass firstPass = first.nextPass();
     List<Job> batch = new ArrayList<>();
@@ -134,26 +195,34 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     batch.add(first);
     passes.add(firstPass);
     int rows = firstPass.size();
-    // Gather the next pass of every other ready job that can share the engine call.
-    for (var it = ready.iterator(); it.hasNext() && rows < maxBatch; ) {
+    for (var it = ready.iterator(); it.hasNext() && rows < settings.maxBatch(); ) {
       Job job = it.next();
       Pass pass = job.nextPass();
       if (job.modelName().equals(first.modelName()) && compatible(firstPass, pass)
-          && rows + pass.size() <= maxBatch) {
+          && rows + pass.size() <= settings.maxBatch()) {
         it.remove();
         batch.add(job);
         passes.add(pass);
         rows += pass.size();
       }
     }
+    meters.queueDepth.set(ready.size());
     Pass combined = combine(passes);
     String model = first.modelName();
+    PassEngine current = engine;
     engineBusy = true;
+    long start = System.nanoTime();
     CompletionStage<PassResult> call =
-        CompletableFuture.supplyAsync(() -> engine.run(model, combined), engineThread);
+        CompletableFuture.supplyAsync(() -> current.run(model, combined), engineThread);
     int[] rowCounts = passes.stream().mapToInt(Pass::size).toArray();
-    getContext().pipeToSelf(call,
-        (result, error) -> new RoundDone(batch, rowCounts, result, error));
+    getContext().pipeToSelf(call, (result, error) ->
+        new RoundDone(batch, rowCounts, System.nanoTime() - start, result, error));
+  }
+
+  private Behavior<Command> onBatchWindowClosed() {
+    batchWindowOpen = true;
+    runRound();
+    return this;
   }
 
   /** Jobs whose deadline passed leave before their next pass. */
@@ -162,8 +231,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     for (Job job : new ArrayList<>(ready)) {
       if (job.pastDeadline(now)) {
         getContext().getLog().info("request {} passed its deadline; stopping it", job.requestId());
-        endJob(job, new SalientException.DeadlineExceeded("the request's deadline passed after "
-            + job.passes() + " model passes; allow more time or ask for fewer steps"));
+        endJob(job, Outcome.DEADLINE_EXCEEDED, new SalientException.DeadlineExceeded(
+            "the request's deadline passed after " + job.passes()
+                + " model passes; allow more time or ask for fewer steps"));
       }
     }
   }
@@ -201,22 +271,71 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
   private Behavior<Command> onRoundDone(RoundDone done) {
     engineBusy = false;
+    int images = java.util.Arrays.stream(done.rows()).sum();
+    meters.engineCall(images, done.nanos());
+    if (done.error() != null) {
+      getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "
+          + "requests and reloading the engine", name, images, done.batch().size(), done.error());
+      for (Job job : done.batch()) {
+        if (jobs.containsKey(job.id())) {
+          endJob(job, Outcome.FAILED, new SalientException.Unavailable("the model engine on "
+              + device + " failed: " + rootMessage(done.error()) + "; retry the request",
+              done.error()));
+        }
+      }
+      restartEngine();
+      return this;
+    }
+    backoff = settings.restartMinBackoff();
     int row = 0;
     for (int i = 0; i < done.batch().size(); i++) {
       Job job = done.batch().get(i);
       int n = done.rows()[i];
       if (jobs.containsKey(job.id())) {
-        if (done.error() != null) {
-          getContext().getLog().error("engine call on {} failed for request {}", device,
-              job.requestId(), done.error());
-          endJob(job, new SalientException.Unavailable("the model engine on " + device
-              + " failed: " + rootMessage(done.error()) + "; retry the request", done.error()));
-        } else {
-          deliver(job, done.result().slice(row, row + n));
-        }
+        deliver(job, done.result().slice(row, row + n));
       }
       row += n;
     }
+    runRound();
+    return this;
+  }
+
+  private void restartEngine() {
+    meters.restarted();
+    PassEngine failed = engine;
+    engine = null;
+    engineThread.execute(failed::close);
+    scheduleReload();
+  }
+
+  /** Reloads after the current backoff, and doubles it (up to the maximum). */
+  private void scheduleReload() {
+    timers.startSingleTimer(ReloadEngine.INSTANCE, backoff);
+    Duration doubled = backoff.multipliedBy(2);
+    backoff = doubled.compareTo(settings.restartMaxBackoff()) > 0
+        ? settings.restartMaxBackoff() : doubled;
+  }
+
+  private Behavior<Command> onReloadEngine() {
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(engineFactory, engineThread),
+        EngineReloaded::new);
+    return this;
+  }
+
+  private Behavior<Command> onEngineReloaded(EngineReloaded reloaded) {
+    if (reloaded.error() != null) {
+      getContext().getLog().error("reloading the engine on {} failed; retrying in {} ms", name,
+          backoff.toMillis(), reloaded.error());
+      for (Job job : new ArrayList<>(ready)) {
+        endJob(job, Outcome.FAILED, new SalientException.Unavailable("the model engine on "
+            + device + " is down and restarting: " + rootMessage(reloaded.error())
+            + "; retry the request", reloaded.error()));
+      }
+      scheduleReload();
+      return this;
+    }
+    getContext().getLog().info("engine on {} reloaded", name);
+    engine = reloaded.engine();
     runRound();
     return this;
   }
@@ -226,11 +345,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     try {
       events = job.onPassResult(result);
     } catch (SalientException e) {
-      endJob(job, e);
+      endJob(job, Outcome.FAILED, e);
       return;
     } catch (RuntimeException e) {
       getContext().getLog().error("request {} failed in its method", job.requestId(), e);
-      endJob(job, new IllegalStateException("internal error in the method: " + e.getMessage(), e));
+      endJob(job, Outcome.FAILED,
+          new IllegalStateException("internal error in the method: " + e.getMessage(), e));
       return;
     }
     CompletionStage<Boolean> sent = CompletableFuture.completedFuture(true);
@@ -238,61 +358,83 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       sent = sent.thenCompose(ok -> ok ? job.sink().offer(event)
           : CompletableFuture.completedFuture(false));
     }
+    delivering.add(job.id());
     getContext().pipeToSelf(sent, (ok, error) -> error != null ? new EventsFailed(job.id(), error)
         : Boolean.TRUE.equals(ok) ? new JobReady(job.id()) : new StreamClosed(job.id()));
   }
 
   private Behavior<Command> onJobReady(JobReady msg) {
+    delivering.remove(msg.jobId());
     Job job = jobs.get(msg.jobId());
     if (job == null) {
+      runRound();
       return this;
     }
     if (job.isFinished()) {
-      job.sink().complete();
-      endJob(job, null);
+      endJob(job, Outcome.COMPLETED, null);
     } else {
-      ready.addLast(job);
-      runRound();
+      markReady(job);
     }
+    runRound();
     return this;
   }
 
   private Behavior<Command> onStreamClosed(StreamClosed msg) {
+    delivering.remove(msg.jobId());
     Job job = jobs.get(msg.jobId());
     if (job != null) {
-      getContext().getLog().info("request {} cancelled by its client; freeing it",
-          job.requestId());
-      ready.remove(job);
-      endJob(job, null);
+      getContext().getLog().info("request {} cancelled by its client after {} passes; freeing it",
+          job.requestId(), job.passes());
+      endJob(job, Outcome.CANCELLED, null);
     }
+    runRound();
     return this;
   }
 
   private Behavior<Command> onEventsFailed(EventsFailed msg) {
+    delivering.remove(msg.jobId());
     Job job = jobs.get(msg.jobId());
     if (job != null) {
-      endJob(job, msg.error());
+      endJob(job, Outcome.FAILED, msg.error());
     }
     return this;
   }
 
-  private void endJob(Job job, Throwable error) {
+  private void endJob(Job job, Outcome outcome, Throwable error) {
     jobs.remove(job.id());
     ready.remove(job);
-    if (error != null) {
-      job.sink().fail(error);
-    }
+    delivering.remove(job.id());
+    meters.activeJobs.set(jobs.size());
+    meters.queueDepth.set(ready.size());
+    // The supervisor hears of the end before the client does, so a client that sends its next
+    // request as soon as this one ends finds the place already free.
     ActorRef<ExplainSupervisor.Command> listener = endListeners.remove(job.id());
     if (listener != null) {
-      listener.tell(new ExplainSupervisor.JobEnded(getContext().getSelf(), job.id()));
+      listener.tell(new ExplainSupervisor.JobEnded(getContext().getSelf(), job.id(), outcome));
+    }
+    if (error != null) {
+      job.sink().fail(error);
+    } else if (outcome == Outcome.COMPLETED) {
+      job.sink().complete();
     }
   }
 
-  private Behavior<Command> onPostStop() {
+  private void failAll(String why) {
     for (Job job : new ArrayList<>(jobs.values())) {
-      endJob(job, new SalientException.Unavailable("the server is stopping; retry elsewhere"));
+      endJob(job, Outcome.FAILED, new SalientException.Unavailable(why));
     }
-    engineThread.submit(engine::close);
+  }
+
+  private Behavior<Command> onPreRestart() {
+    failAll("the worker on " + device + " failed and restarted; retry the request");
+    return this;
+  }
+
+  private Behavior<Command> onPostStop() {
+    failAll("the server is stopping; retry the request elsewhere");
+    if (engine != null) {
+      engineThread.execute(engine::close);
+    }
     engineThread.shutdown();
     return this;
   }

@@ -31,19 +31,23 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   public record Submit(ExplainOrder order, EventSink sink) implements Command {}
 
   /** A worker's job has ended (finished, failed or cancelled). */
-  public record JobEnded(ActorRef<DeviceWorker.Command> worker, long jobId) implements Command {}
+  public record JobEnded(ActorRef<DeviceWorker.Command> worker, long jobId,
+      SchedulerMetrics.Outcome outcome) implements Command {}
 
   private final ModelCatalog catalog;
   private final MethodRegistry methods;
   private final List<ActorRef<DeviceWorker.Command>> workers;
   private final Map<ActorRef<DeviceWorker.Command>, Integer> load = new HashMap<>();
   private final int maxInFlight;
+  private final SchedulerMetrics metrics;
   private long nextJobId = 1;
   private int inFlight;
 
   private ExplainSupervisor(ActorContext<Command> context, ModelCatalog catalog,
-      MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers, int maxInFlight) {
+      MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers, int maxInFlight,
+      SchedulerMetrics metrics) {
     super(context);
+    this.metrics = metrics;
     this.catalog = catalog;
     this.methods = methods;
     this.workers = List.copyOf(workers);
@@ -56,15 +60,15 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
    * {@code maxInFlight} requests at once.
    */
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
-      List<DeviceWorker.DeviceRuntime> runtimes, int maxBatch, int maxInFlight) {
+      List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
+      SchedulerMetrics metrics) {
     return Behaviors.setup(ctx -> {
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
-        workers.add(ctx.spawn(
-            DeviceWorker.create(rt.device(), rt.engine(), rt.thread(), maxBatch),
-            "worker-" + rt.device().replace(':', '-')));
+        workers.add(ctx.spawn(DeviceWorker.create(rt, workerSettings, metrics),
+            "worker-" + rt.name()));
       }
-      return new ExplainSupervisor(ctx, catalog, methods, workers, maxInFlight);
+      return new ExplainSupervisor(ctx, catalog, methods, workers, maxInFlight, metrics);
     });
   }
 
@@ -87,6 +91,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
       }
       order.target().validate(model);
       if (inFlight >= maxInFlight) {
+        metrics.rejected();
         throw new SalientException.CapacityExceeded("the server is busy: " + inFlight
             + " requests in flight (limit " + maxInFlight + "); retry with backoff, or raise "
             + "salient.scheduler.max-in-flight");
@@ -101,6 +106,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
         workers.stream().min(Comparator.comparingInt(load::get)).orElseThrow();
     load.merge(worker, 1, Integer::sum);
     inFlight++;
+    metrics.admitted();
     worker.tell(new DeviceWorker.StartJob(job, getContext().getSelf()));
     return this;
   }
@@ -108,6 +114,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private Behavior<Command> onJobEnded(JobEnded ended) {
     load.merge(ended.worker(), -1, Integer::sum);
     inFlight--;
+    metrics.ended(ended.outcome());
     return this;
   }
 }

@@ -200,6 +200,35 @@ class ExplainerServiceTest {
   }
 
   @Test
+  void hundredConcurrentRequestsAllCompleteWithTheNumbersOfARequestAlone() {
+    List<ExplainRequest> requests = new java.util.ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      requests.add(ExplainRequest.newBuilder()
+          .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(i))))
+          .setMethod("vanilla").setTarget(Target.newBuilder().setRank(1 + i % 3))
+          .putParams("output", i % 2 == 0 ? "logit" : "probability").build());
+    }
+    List<CompletionStage<List<ExplainEvent>>> concurrent = requests.stream()
+        .map(r -> client.explain(r).runWith(Sink.seq(), clientSystem)).toList();
+    concurrent.forEach(c -> await(c));
+    var stats = await(client.stats(dev.salient.grpc.StatsRequest.getDefaultInstance()));
+    long batchedCalls = stats.getWorkers(0).getBatchSizeCountsList().stream().skip(2)
+        .mapToLong(Long::longValue).sum();
+    assertTrue(batchedCalls > 0, "some engine calls carried several requests: " + stats);
+
+    for (int i = 0; i < requests.size(); i++) {
+      List<ExplainEvent> together = await(concurrent.get(i));
+      dev.salient.grpc.Result alone = result(requests.get(i));
+      float[] a = floats(map(alone.getMapsList(), "gradient").getTensor());
+      float[] t = floats(map(together.get(together.size() - 1).getResult().getMapsList(),
+          "gradient").getTensor());
+      for (int k = 0; k < a.length; k++) {
+        assertEquals(a[k], t[k], 1e-5f + 1e-4f * Math.abs(a[k]), "request " + i + " value " + k);
+      }
+    }
+  }
+
+  @Test
   void classifyReturnsTopKBestFirst() {
     ClassifyResponse response = await(client.classify(ClassifyRequest.newBuilder()
         .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(3))))

@@ -112,12 +112,10 @@ class FashionMnistIdxTest {
 
   @Test
   void imageAndLabelCountsMustAgree() throws IOException {
-    Path images =
-        writeImages("images.gz", FashionMnistIdx.IMAGES_MAGIC, 1, 28, 28, new byte[784]);
+    Path images = writeImages("images.gz", FashionMnistIdx.IMAGES_MAGIC, 1, 28, 28, new byte[784]);
     Path labels = writeLabels("labels.gz", FashionMnistIdx.LABELS_MAGIC, 2, new byte[] {1, 2});
 
-    IOException e =
-        assertThrows(IOException.class, () -> FashionMnistIdx.read(images, labels));
+    IOException e = assertThrows(IOException.class, () -> FashionMnistIdx.read(images, labels));
 
     assertTrue(e.getMessage().contains("holds 1 images but"), e.getMessage());
   }

@@ -32,6 +32,8 @@ class DeviceWorkerTest {
   static ModelPackage model;
 
   FakeEngine engine;
+  SchedulerMetrics metrics;
+  java.util.concurrent.atomic.AtomicInteger engineLoads;
   ActorRef<DeviceWorker.Command> worker;
   TestProbe<ExplainSupervisor.Command> ended;
   ExecutorService engineThread;
@@ -53,17 +55,36 @@ class DeviceWorkerTest {
   void spawn() {
     engine = new FakeEngine();
     engineThread = Executors.newSingleThreadExecutor();
-    worker = testKit.spawn(DeviceWorker.create("cpu", engine, engineThread, 8));
+    metrics = new SchedulerMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    engineLoads = new java.util.concurrent.atomic.AtomicInteger();
+    // Every reload hands back the same fake, so a test can keep steering it.
+    var runtime = new DeviceWorker.DeviceRuntime("cpu-0", "cpu", () -> {
+      engineLoads.incrementAndGet();
+      return engine;
+    }, engine, engineThread);
+    worker = testKit.spawn(DeviceWorker.create(runtime, new WorkerSettings(8,
+        java.time.Duration.ofMillis(2), java.time.Duration.ofMillis(10),
+        java.time.Duration.ofMillis(100)), metrics));
     ended = testKit.createTestProbe();
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void stop() {
+    testKit.stop(worker);
   }
 
   private long nextId = 1;
 
   /** A job of two passes: the prediction, then the probability's gradient. */
   private RecordingSink submit() {
+    return submit(Long.MAX_VALUE);
+  }
+
+  private RecordingSink submit(long deadlineNanos) {
     RecordingSink sink = new RecordingSink();
     ExplainOrder order = new ExplainOrder("r" + nextId, "fake", new float[] {0.1f, 0.2f, 0.3f, 0.4f},
-        "vanilla", Map.of("output", "probability"), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE);
+        "vanilla", Map.of("output", "probability"), new TargetSpec.Predicted(), 2, 1, false, false,
+        deadlineNanos);
     Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(Map.of("output", "probability")), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
     return sink;
@@ -81,7 +102,8 @@ class DeviceWorkerTest {
     assertInstanceOf(ExplainEvent.Started.class, sink.events.get(0));
     assertInstanceOf(ExplainEvent.Frame.class, sink.events.get(1));
     assertInstanceOf(ExplainEvent.Result.class, sink.events.get(2));
-    ended.expectMessageClass(ExplainSupervisor.JobEnded.class);
+    assertEquals(SchedulerMetrics.Outcome.COMPLETED,
+        ended.expectMessageClass(ExplainSupervisor.JobEnded.class).outcome());
   }
 
   @Test
@@ -102,13 +124,36 @@ class DeviceWorkerTest {
   }
 
   @Test
-  void anEngineFailureFailsItsJobWithUnavailableAndTheWorkerGoesOn() {
+  void anEngineFailureFailsOnlyItsJobsAndTheWorkerReloadsItsEngine() {
+    engine.gate = new CountDownLatch(1);
+    RecordingSink failed = submit();
+    engine.failNext = true;
+    engine.gate.countDown();
+    assertInstanceOf(SalientException.Unavailable.class, outcome(failed));
+
+    RecordingSink next = submit();
+
+    assertNull(outcome(next));
+    assertEquals(1, engineLoads.get(), "one reload after the failure");
+    assertEquals(1, metrics.snapshot().workers().get(0).restarts());
+  }
+
+  @Test
+  void jobsWaitingDuringAReloadRunAfterIt() {
     engine.failNext = true;
     RecordingSink failed = submit();
+    RecordingSink waiting = submit();
 
     assertInstanceOf(SalientException.Unavailable.class, outcome(failed));
-    RecordingSink next = submit();
-    assertNull(outcome(next));
+    assertNull(outcome(waiting));
+  }
+
+  @Test
+  void aJobPastItsDeadlineEndsWithDeadlineExceededBeforeItsNextPass() {
+    RecordingSink sink = submit(System.nanoTime() - 1);
+
+    assertInstanceOf(SalientException.DeadlineExceeded.class, outcome(sink));
+    assertEquals(List.of(), engine.batchSizes, "no pass ran");
   }
 
   @Test
@@ -116,7 +161,8 @@ class DeviceWorkerTest {
     engine.gate = new CountDownLatch(1);
     RecordingSink sink = submit();
     sink.cancel();
-    ended.expectMessageClass(ExplainSupervisor.JobEnded.class);
+    assertEquals(SchedulerMetrics.Outcome.CANCELLED,
+        ended.expectMessageClass(ExplainSupervisor.JobEnded.class).outcome());
     engine.gate.countDown();
 
     RecordingSink after = submit();

@@ -2,6 +2,7 @@ package dev.salient.server.engine.builtin;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import ai.djl.MalformedModelException;
 import ai.djl.engine.Engine;
@@ -12,11 +13,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class FashionCnnTest {
@@ -52,6 +56,29 @@ class FashionCnnTest {
           logits(original, manager, input).toFloatArray(),
           logits(reloaded, manager, input).toFloatArray());
     }
+  }
+
+  @Test
+  void embeddedFashionMnistWeightsFitTheBlock() throws IOException, MalformedModelException {
+    try (NDManager manager = NDManager.newBaseManager();
+        InputStream weights =
+            FashionCnnTest.class.getResourceAsStream("/models/fashion-mnist/weights.params")) {
+      assertNotNull(weights, "models/fashion-mnist/weights.params is not on the class path");
+      Block block = FashionCnn.newBlock();
+      block.initialize(manager, DataType.FLOAT32, FashionCnn.INPUT_SHAPE);
+      List<String> layout = parameterShapes(block);
+
+      block.loadParameters(manager, new DataInputStream(new BufferedInputStream(weights)));
+
+      // DJL replaces each parameter by the stored array without checking its shape.
+      assertEquals(layout, parameterShapes(block));
+    }
+  }
+
+  private static List<String> parameterShapes(Block block) {
+    return block.getParameters().stream()
+        .map(pair -> pair.getKey() + " " + pair.getValue().getArray().getShape())
+        .toList();
   }
 
   private static NDArray logits(Block block, NDManager manager, NDArray input) {

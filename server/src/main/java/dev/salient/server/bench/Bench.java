@@ -1,0 +1,399 @@
+package dev.salient.server.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.salient.grpc.ExplainRequest;
+import dev.salient.grpc.ExplainerClient;
+import dev.salient.grpc.Image;
+import dev.salient.grpc.StatsRequest;
+import dev.salient.grpc.StatsResponse;
+import dev.salient.grpc.Target;
+import dev.salient.server.SalientServer;
+import dev.salient.server.SalientSettings;
+import dev.salient.server.engine.ImageDecoder;
+import dev.salient.server.engine.InferenceEngine;
+import dev.salient.server.engine.InputSpec;
+import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.RandomWeights;
+import dev.salient.server.engine.builtin.ResNet18;
+import dev.salient.server.method.MethodRegistry;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./salient bench}: the engine alone, then the same work through gRPC on loopback, then
+ * iterative jobs run together against the same jobs one after another. Every measurement is a
+ * ratio against a baseline measured in the same run, on the same machine.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Measure engine, server and batching throughput; print ratios to baselines.")
+public final class Bench implements Callable<Integer> {
+
+  @Option(names = "--json", description = "One JSON object per measurement per line.")
+  boolean json;
+
+  @Option(names = "--models", split = ",", defaultValue = "default,resnet18",
+      description = "Models to measure: default, resnet18 (default: ${DEFAULT-VALUE}).")
+  List<String> models;
+
+  @Option(names = "--seconds", defaultValue = "6",
+      description = "Measuring time per throughput point, after warm-up (default: ${DEFAULT-VALUE}).")
+  double seconds;
+
+  @Option(names = "--clients", split = ",", defaultValue = "1,4,16,64",
+      description = "Concurrent gRPC clients to measure (default: ${DEFAULT-VALUE}).")
+  List<Integer> clientCounts;
+
+  @Option(names = "--iterative-method", defaultValue = "bim",
+      description = "Multi-step method for iterative.16concurrent (default: ${DEFAULT-VALUE}).")
+  String iterativeMethod;
+
+  @Option(names = "--iterative-param", description = "Its parameters (default: steps=20).")
+  Map<String, String> iterativeParams = new LinkedHashMap<>(Map.of("steps", "20"));
+
+  @Option(names = "--max-batch", defaultValue = "64",
+      description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
+  int maxBatch;
+
+  private final ObjectMapper mapper = new ObjectMapper();
+  private final PrintStream out;
+
+  /** A benchmark printing to {@code out}. */
+  Bench(PrintStream out) {
+    this.out = out;
+  }
+
+  /** Runs the benchmark command line. */
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Bench(System.out)).execute(args));
+  }
+
+  /** One measured model. */
+  private record Subject(String label, ModelPackage model, byte[] png, int[] batchSizes) {}
+
+  @Override
+  public Integer call() throws Exception {
+    long rssStart = Memory.residentBytes();
+    Path scratch = Files.createTempDirectory("salient-bench");
+    List<Subject> subjects = new ArrayList<>();
+    for (String m : models) {
+      subjects.add(subject(m, scratch));
+    }
+    note("machine: " + Runtime.getRuntime().availableProcessors() + " cores, "
+        + System.getProperty("os.arch") + ", java " + System.getProperty("java.version")
+        + ", torch threads " + System.getProperty("ai.djl.pytorch.num_threads", "default"));
+    Map<String, Double> bestBatch = new LinkedHashMap<>();
+    try (InferenceEngine engine =
+        InferenceEngine.load("cpu", subjects.stream().map(Subject::model).toList())) {
+      for (Subject s : subjects) {
+        bestBatch.put(s.label(), engineBench(engine, s));
+      }
+    }
+    Config config = ConfigFactory.parseMap(Map.of(
+            "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
+            "salient.scheduler.max-in-flight", 4096))
+        .withFallback(ConfigFactory.load());
+    ActorSystem<Void> serverSystem = ActorSystem.create(Behaviors.empty(), "bench-server", config);
+    ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client", config);
+    try (SalientServer server = SalientServer.start(serverSystem, SalientSettings.create(config),
+        new ModelCatalog(subjects.stream().map(Subject::model).toList()),
+        MethodRegistry.standard())) {
+      GrpcClientSettings settings = GrpcClientSettings
+          .connectToServiceAt("127.0.0.1", server.address().getPort(), clientSystem)
+          .withTls(false);
+      for (Subject s : subjects) {
+        grpcBench(s, settings, clientSystem, bestBatch.get(s.label()));
+      }
+      Subject first = subjects.get(0);
+      if (MethodRegistry.standard().all().stream()
+          .anyMatch(m -> m.name().equals(iterativeMethod))) {
+        iterativeBench(first, settings, clientSystem);
+      } else {
+        note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
+      }
+    } finally {
+      clientSystem.terminate();
+      serverSystem.terminate();
+      serverSystem.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    }
+    long rssEnd = Memory.residentBytes();
+    emit("memory.rss", "all", rssEnd / 1e6, "MB", "start", rssStart / 1e6);
+    return 0;
+  }
+
+  private Subject subject(String label, Path scratch) throws IOException {
+    if (label.equals("default")) {
+      ModelPackage model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
+      byte[] png = ImageDecoder.toPng(syntheticImage(model.input(), 1), model.input());
+      return new Subject(label, model, png, new int[] {1, 2, 4, 8, 16, 32, 64});
+    }
+    if (label.equals("resnet18")) {
+      InputSpec in = new InputSpec(3, 224, 224, 0f, 1f, new float[] {0.485f, 0.456f, 0.406f},
+          new float[] {0.229f, 0.224f, 0.225f});
+      List<String> labels = IntStream.range(0, 1000).mapToObj(i -> "class" + i).toList();
+      ModelPackage model = RandomWeights.writePackage(scratch.resolve("resnet18"), "resnet18",
+          ResNet18.ID, in, labels, 18);
+      return new Subject(label, model, ImageDecoder.toPng(syntheticImage(in, 2), in),
+          new int[] {1, 2, 4, 8, 16});
+    }
+    throw new CommandLine.ParameterException(new CommandLine(this),
+        "unknown model " + label + "; use default or resnet18");
+  }
+
+  /** Forward + input gradient images/s at each batch size; returns the best. */
+  private double engineBench(InferenceEngine engine, Subject s) {
+    float[] image = ImageDecoder.decode(s.png(), s.model().input());
+    double batch1 = 0;
+    double best = 0;
+    int bestSize = 1;
+    for (int size : s.batchSizes()) {
+      List<float[]> images = new ArrayList<>();
+      int[] targets = new int[size];
+      for (int i = 0; i < size; i++) {
+        images.add(image);
+        targets[i] = i % s.model().numClasses();
+      }
+      Pass pass = Pass.gradient(images, Pass.Output.LOGIT, targets, s.model().numClasses());
+      double rate = measure(() -> {
+        engine.run(s.model().name(), pass);
+        return size;
+      });
+      if (size == 1) {
+        batch1 = rate;
+      }
+      if (rate > best) {
+        best = rate;
+        bestSize = size;
+      }
+      note(String.format(Locale.ROOT, "engine %s batch %d: %.1f img/s", s.label(), size, rate));
+    }
+    emit("engine.batch1", s.label(), batch1, "img/s", null, Double.NaN);
+    ObjectNode extra = mapper.createObjectNode().put("batch_size", bestSize);
+    emit("engine.bestbatch", s.label(), best, "img/s", "engine.batch1", batch1, extra);
+    return best;
+  }
+
+  /** Vanilla requests/s through gRPC with N concurrent clients, each waiting for its result. */
+  private void grpcBench(Subject s, GrpcClientSettings settings, ActorSystem<Void> clientSystem,
+      double engineBest) throws Exception {
+    ExplainRequest request = ExplainRequest.newBuilder().setModel(s.model().name())
+        .setMethod("vanilla")
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(s.png()))).build();
+    for (int clients : clientCounts) {
+      List<ExplainerClient> pool = new ArrayList<>();
+      for (int i = 0; i < clients; i++) {
+        pool.add(ExplainerClient.create(settings, clientSystem));
+      }
+      StatsResponse before = stats(pool.get(0));
+      double rate = measureAsync(clients, i -> pool.get(i).explain(request)
+          .runWith(Sink.ignore(), clientSystem));
+      StatsResponse after = stats(pool.get(0));
+      ObjectNode extra = mapper.createObjectNode().put("mean_batch",
+          meanBatch(before, after));
+      emit("vanilla." + clients + "clients", s.label(), rate, "req/s", "engine.bestbatch",
+          engineBest, extra);
+      for (ExplainerClient c : pool) {
+        c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** 16 iterative requests at once against the same 16 one after another. */
+  private void iterativeBench(Subject s, GrpcClientSettings settings,
+      ActorSystem<Void> clientSystem) throws Exception {
+    ExplainerClient client = ExplainerClient.create(settings, clientSystem);
+    ExplainRequest request = ExplainRequest.newBuilder().setModel(s.model().name())
+        .setMethod(iterativeMethod).putAllParams(iterativeParams)
+        .setTarget(Target.newBuilder().setRank(2))
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(s.png()))).build();
+    int jobs = 16;
+    await(client.explain(request).runWith(Sink.ignore(), clientSystem));
+    double[] sequential = new double[3];
+    double[] concurrent = new double[3];
+    for (int trial = 0; trial < 3; trial++) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < jobs; i++) {
+        await(client.explain(request).runWith(Sink.ignore(), clientSystem));
+      }
+      sequential[trial] = jobs / ((System.nanoTime() - t0) / 1e9);
+      long t1 = System.nanoTime();
+      List<CompletableFuture<?>> all = new ArrayList<>();
+      for (int i = 0; i < jobs; i++) {
+        all.add(client.explain(request).runWith(Sink.ignore(), clientSystem)
+            .toCompletableFuture());
+      }
+      CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+      concurrent[trial] = jobs / ((System.nanoTime() - t1) / 1e9);
+    }
+    double seq = median(sequential);
+    emit("sequential", s.label(), seq, "jobs/s", null, Double.NaN);
+    emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
+        mapper.createObjectNode().put("method", iterativeMethod)
+            .put("params", iterativeParams.toString()));
+    client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+  }
+
+  private StatsResponse stats(ExplainerClient client) throws Exception {
+    return await(client.stats(StatsRequest.getDefaultInstance()));
+  }
+
+  private static double meanBatch(StatsResponse before, StatsResponse after) {
+    long calls = 0;
+    long images = 0;
+    for (int w = 0; w < after.getWorkersCount(); w++) {
+      calls += after.getWorkers(w).getEngineCalls() - before.getWorkers(w).getEngineCalls();
+      images += after.getWorkers(w).getImages() - before.getWorkers(w).getImages();
+    }
+    return calls == 0 ? 0 : images / (double) calls;
+  }
+
+  /** Units per second of {@code work} (which returns units done), after a warm-up. */
+  private double measure(Callable<Integer> work) {
+    try {
+      long warmEnd = System.nanoTime() + (long) (Math.min(2, seconds / 2) * 1e9);
+      while (System.nanoTime() < warmEnd) {
+        work.call();
+      }
+      long units = 0;
+      long start = System.nanoTime();
+      long end = start + (long) (seconds * 1e9);
+      long now;
+      do {
+        units += work.call();
+        now = System.nanoTime();
+      } while (now < end);
+      return units / ((now - start) / 1e9);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Completions per second of {@code clients} closed loops of {@code call}, after a warm-up. */
+  private double measureAsync(int clients,
+      java.util.function.IntFunction<CompletionStage<?>> call) throws Exception {
+    AtomicLong done = new AtomicLong();
+    long warmEnd = System.nanoTime() + (long) (Math.min(2, seconds / 2) * 1e9);
+    long end = warmEnd + (long) (seconds * 1e9);
+    List<CompletableFuture<Void>> loops = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      CompletableFuture<Void> loop = new CompletableFuture<>();
+      runLoop(i, call, done, warmEnd, end, loop);
+      loops.add(loop);
+    }
+    CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new))
+        .get((long) (seconds * 10 + 120), TimeUnit.SECONDS);
+    return done.get() / seconds;
+  }
+
+  private void runLoop(int client, java.util.function.IntFunction<CompletionStage<?>> call,
+      AtomicLong done, long warmEnd, long end, CompletableFuture<Void> finished) {
+    call.apply(client).whenComplete((ok, error) -> {
+      long now = System.nanoTime();
+      if (error != null) {
+        finished.completeExceptionally(error);
+        return;
+      }
+      if (now > warmEnd && now <= end) {
+        done.incrementAndGet();
+      }
+      if (now >= end) {
+        finished.complete(null);
+      } else {
+        runLoop(client, call, done, warmEnd, end, finished);
+      }
+    });
+  }
+
+  private static <T> T await(CompletionStage<T> stage) throws Exception {
+    return stage.toCompletableFuture().get(10, TimeUnit.MINUTES);
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    return sorted[sorted.length / 2];
+  }
+
+  /** A smooth random image (sums of low-frequency sinusoids), deterministic by seed. */
+  private static float[] syntheticImage(InputSpec in, int seed) {
+    Random random = new Random(seed);
+    float[] x = new float[in.size()];
+    int plane = in.height() * in.width();
+    for (int c = 0; c < in.channels(); c++) {
+      double fx = 1 + random.nextDouble() * 3;
+      double fy = 1 + random.nextDouble() * 3;
+      double phase = random.nextDouble() * Math.PI;
+      for (int y = 0; y < in.height(); y++) {
+        for (int xx = 0; xx < in.width(); xx++) {
+          double v = 0.5 + 0.4 * Math.sin(fx * Math.PI * xx / in.width() + phase)
+              * Math.cos(fy * Math.PI * y / in.height());
+          x[c * plane + y * in.width() + xx] = (float) v;
+        }
+      }
+    }
+    return x;
+  }
+
+  private void note(String line) {
+    if (!json) {
+      out.println(line);
+    }
+  }
+
+  private void emit(String bench, String model, double value, String unit, String baseline,
+      double baselineValue) {
+    emit(bench, model, value, unit, baseline, baselineValue, null);
+  }
+
+  private void emit(String bench, String model, double value, String unit, String baseline,
+      double baselineValue, ObjectNode extra) {
+    ObjectNode line = mapper.createObjectNode()
+        .put("bench", bench).put("model", model).put("value", round(value)).put("unit", unit);
+    if (baseline != null) {
+      line.put("baseline", baseline).put("baseline_value", round(baselineValue))
+          .put("ratio", round(value / baselineValue));
+    }
+    if (extra != null) {
+      line.setAll(extra);
+    }
+    if (json) {
+      out.println(line);
+    } else {
+      out.printf(Locale.ROOT, "%-24s %-9s %10.2f %-7s%s%n", bench, model, value, unit,
+          baseline == null ? "" : String.format(Locale.ROOT, "  ratio %.2f vs %s (%.2f)",
+              value / baselineValue, baseline, baselineValue));
+    }
+    out.flush();
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 1000) / 1000.0;
+  }
+}

@@ -1,0 +1,154 @@
+package dev.salient.server.worker;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.distribution.HistogramSnapshot;
+import io.micrometer.core.instrument.distribution.ValueAtPercentile;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The scheduler's counters and each worker's batching statistics, kept in a Micrometer registry
+ * (so any Micrometer backend can export them) and readable as a plain {@link Snapshot}.
+ */
+public final class SchedulerMetrics {
+  private final MeterRegistry registry;
+  private final Counter admitted;
+  private final Counter rejected;
+  private final Map<Outcome, Counter> ended = new ConcurrentHashMap<>();
+  private final Map<String, WorkerMeters> workers = new ConcurrentHashMap<>();
+
+  /** How an admitted job ended. */
+  public enum Outcome {
+    COMPLETED,
+    CANCELLED,
+    DEADLINE_EXCEEDED,
+    FAILED
+  }
+
+  /** Metrics in {@code registry}. */
+  public SchedulerMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.admitted = Counter.builder("salient.jobs.admitted").register(registry);
+    this.rejected = Counter.builder("salient.jobs.rejected")
+        .description("requests refused because the server was full").register(registry);
+    for (Outcome o : Outcome.values()) {
+      ended.put(o, Counter.builder("salient.jobs.ended")
+          .tag("outcome", o.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
+    }
+  }
+
+  void admitted() {
+    admitted.increment();
+  }
+
+  void rejected() {
+    rejected.increment();
+  }
+
+  void ended(Outcome outcome) {
+    ended.get(outcome).increment();
+  }
+
+  /** The meters of worker {@code name}, created on first use. */
+  WorkerMeters worker(String name, String device, int maxBatch) {
+    return workers.computeIfAbsent(name, n -> new WorkerMeters(registry, n, device, maxBatch));
+  }
+
+  /** The counters now. */
+  public Snapshot snapshot() {
+    return new Snapshot(
+        (long) admitted.count(),
+        (long) rejected.count(),
+        (long) ended.get(Outcome.COMPLETED).count(),
+        (long) ended.get(Outcome.CANCELLED).count(),
+        (long) ended.get(Outcome.DEADLINE_EXCEEDED).count(),
+        (long) ended.get(Outcome.FAILED).count(),
+        workers.values().stream().map(WorkerMeters::snapshot)
+            .sorted(java.util.Comparator.comparing(WorkerSnapshot::name)).toList());
+  }
+
+  /** Scheduler counters and the workers' statistics. */
+  public record Snapshot(
+      long admitted,
+      long rejected,
+      long completed,
+      long cancelled,
+      long deadlineExceeded,
+      long failed,
+      List<WorkerSnapshot> workers) {}
+
+  /** One worker's statistics; {@code batchSizeCounts[b]} engine calls had {@code b} images. */
+  public record WorkerSnapshot(
+      String name,
+      String device,
+      int activeJobs,
+      int queueDepth,
+      long engineCalls,
+      long images,
+      long[] batchSizeCounts,
+      double passMeanMillis,
+      double passP50Millis,
+      double passP99Millis,
+      long restarts) {}
+
+  /** The meters of one worker. Updated from the worker's actor only. */
+  static final class WorkerMeters {
+    private final String name;
+    private final String device;
+    final AtomicInteger activeJobs = new AtomicInteger();
+    final AtomicInteger queueDepth = new AtomicInteger();
+    private final AtomicLong images = new AtomicLong();
+    private final AtomicLong restarts = new AtomicLong();
+    private final AtomicLongArray batchSizes;
+    private final Timer passLatency;
+
+    WorkerMeters(MeterRegistry registry, String name, String device, int maxBatch) {
+      this.name = name;
+      this.device = device;
+      this.batchSizes = new AtomicLongArray(maxBatch + 1);
+      registry.gauge("salient.worker.jobs.active", List.of(io.micrometer.core.instrument.Tag
+          .of("worker", name)), activeJobs);
+      registry.gauge("salient.worker.queue.depth", List.of(io.micrometer.core.instrument.Tag
+          .of("worker", name)), queueDepth);
+      this.passLatency = Timer.builder("salient.worker.pass.latency").tag("worker", name)
+          .publishPercentiles(0.5, 0.99).register(registry);
+    }
+
+    void engineCall(int batchSize, long nanos) {
+      images.addAndGet(batchSize);
+      batchSizes.incrementAndGet(Math.min(batchSize, batchSizes.length() - 1));
+      passLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void restarted() {
+      restarts.incrementAndGet();
+    }
+
+    WorkerSnapshot snapshot() {
+      HistogramSnapshot h = passLatency.takeSnapshot();
+      double p50 = 0;
+      double p99 = 0;
+      for (ValueAtPercentile v : h.percentileValues()) {
+        if (v.percentile() == 0.5) {
+          p50 = v.value(TimeUnit.MILLISECONDS);
+        } else if (v.percentile() == 0.99) {
+          p99 = v.value(TimeUnit.MILLISECONDS);
+        }
+      }
+      long[] sizes = new long[batchSizes.length()];
+      for (int i = 0; i < sizes.length; i++) {
+        sizes[i] = batchSizes.get(i);
+      }
+      return new WorkerSnapshot(name, device, activeJobs.get(), queueDepth.get(),
+          passLatency.count(), images.get(), sizes, h.mean(TimeUnit.MILLISECONDS), p50, p99,
+          restarts.get());
+    }
+  }
+}

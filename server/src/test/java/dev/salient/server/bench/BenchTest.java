@@ -1,0 +1,49 @@
+package dev.salient.server.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The benchmark runs end to end and prints the JSON lines scripts rely on (no timing asserted). */
+class BenchTest {
+
+  @Test
+  void jsonModePrintsOneMeasurementPerLineWithRatiosToBaselines() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    Bench bench = new Bench(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+
+    int exit = new CommandLine(bench).execute("--json", "--models", "default", "--seconds",
+        "0.2", "--clients", "1,4", "--iterative-method", "vanilla", "--iterative-param",
+        "output=probability");
+
+    assertEquals(0, exit);
+    ObjectMapper mapper = new ObjectMapper();
+    List<JsonNode> lines = new ArrayList<>();
+    for (String line : bytes.toString(StandardCharsets.UTF_8).split("\n")) {
+      lines.add(mapper.readTree(line));
+    }
+    Map<String, JsonNode> byName = lines.stream()
+        .collect(Collectors.toMap(n -> n.get("bench").asText(), n -> n, (a, b) -> a));
+    for (String name : List.of("engine.batch1", "engine.bestbatch", "vanilla.1clients",
+        "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss")) {
+      assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
+    }
+    JsonNode vanilla = byName.get("vanilla.4clients");
+    assertEquals("default", vanilla.get("model").asText());
+    assertEquals("engine.bestbatch", vanilla.get("baseline").asText());
+    assertEquals(vanilla.get("value").asDouble() / vanilla.get("baseline_value").asDouble(),
+        vanilla.get("ratio").asDouble(), 0.01);
+    assertTrue(vanilla.get("value").asDouble() > 0);
+  }
+}

@@ -1,0 +1,123 @@
+package dev.salient.server.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.util.SalientException;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Admission: validation before any model work, the in-flight bound, least-loaded placement. */
+class ExplainSupervisorTest {
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static ModelCatalog catalog;
+
+  @BeforeAll
+  static void writeModelPackage(@TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("model.json"), "{\"name\":\"fake\",\"format\":\"torchscript\","
+        + "\"labels\":\"labels.txt\",\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
+    Files.writeString(dir.resolve("labels.txt"), "up\ndown\n");
+    catalog = new ModelCatalog(List.of(ModelPackage.read(dir)));
+  }
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  record Started(ActorRef<ExplainSupervisor.Command> supervisor, List<FakeEngine> engines,
+      SchedulerMetrics metrics) {}
+
+  static Started start(int workers, int maxInFlight) {
+    SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
+    List<FakeEngine> engines = new java.util.ArrayList<>();
+    List<DeviceWorker.DeviceRuntime> runtimes = new java.util.ArrayList<>();
+    for (int i = 0; i < workers; i++) {
+      FakeEngine engine = new FakeEngine();
+      engines.add(engine);
+      runtimes.add(new DeviceWorker.DeviceRuntime("cpu-" + i, "cpu", () -> engine, engine,
+          Executors.newSingleThreadExecutor()));
+    }
+    var supervisor = testKit.spawn(ExplainSupervisor.create(catalog, MethodRegistry.standard(),
+        runtimes, new WorkerSettings(8, Duration.ZERO, Duration.ofMillis(10),
+            Duration.ofMillis(100)), maxInFlight, metrics));
+    return new Started(supervisor, engines, metrics);
+  }
+
+  static RecordingSink submit(ActorRef<ExplainSupervisor.Command> supervisor, String method,
+      TargetSpec target) {
+    RecordingSink sink = new RecordingSink();
+    supervisor.tell(new ExplainSupervisor.Submit(new ExplainOrder("r", "", new float[4], method,
+        Map.of(), target, 2, 1, false, false, Long.MAX_VALUE), sink));
+    return sink;
+  }
+
+  static Throwable outcome(RecordingSink sink) {
+    return sink.outcome.orTimeout(10, TimeUnit.SECONDS).join();
+  }
+
+  @Test
+  void requestsBeyondTheInFlightBoundAreRefusedWithCapacityExceeded() {
+    Started s = start(1, 1);
+    s.engines().get(0).gate = new CountDownLatch(1);
+    RecordingSink admitted = submit(s.supervisor(), "vanilla", new TargetSpec.Predicted());
+    RecordingSink refused = submit(s.supervisor(), "vanilla", new TargetSpec.Predicted());
+
+    Throwable error = outcome(refused);
+    assertInstanceOf(SalientException.CapacityExceeded.class, error);
+    assertTrue(error.getMessage().contains("max-in-flight"), error.getMessage());
+    s.engines().get(0).gate.countDown();
+    assertNull(outcome(admitted));
+    assertEquals(1, s.metrics().snapshot().rejected());
+  }
+
+  @Test
+  void aFinishedRequestFreesItsPlace() {
+    Started s = start(1, 1);
+    assertNull(outcome(submit(s.supervisor(), "vanilla", new TargetSpec.Predicted())));
+
+    assertNull(outcome(submit(s.supervisor(), "vanilla", new TargetSpec.Predicted())));
+  }
+
+  @Test
+  void anUnknownMethodIsRefusedBeforeAnyPass() {
+    Started s = start(1, 4);
+
+    Throwable error = outcome(submit(s.supervisor(), "nope", new TargetSpec.Predicted()));
+
+    assertInstanceOf(SalientException.InvalidArgument.class, error);
+    assertEquals(List.of(), s.engines().get(0).batchSizes);
+  }
+
+  @Test
+  void jobsGoToTheLeastLoadedWorker() {
+    Started s = start(2, 8);
+    s.engines().forEach(e -> e.gate = new CountDownLatch(1));
+    RecordingSink a = submit(s.supervisor(), "vanilla", new TargetSpec.Predicted());
+    RecordingSink b = submit(s.supervisor(), "vanilla", new TargetSpec.Predicted());
+    s.engines().forEach(e -> e.gate.countDown());
+
+    assertNull(outcome(a));
+    assertNull(outcome(b));
+    assertEquals(1, s.engines().get(0).batchSizes.size(), "one job on the first worker");
+    assertEquals(1, s.engines().get(1).batchSizes.size(), "one job on the second worker");
+  }
+}
