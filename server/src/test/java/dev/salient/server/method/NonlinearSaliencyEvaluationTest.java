@@ -28,23 +28,41 @@ class NonlinearSaliencyEvaluationTest {
     for (int i = 0; i < TestImages.count(); i++) {
       images.add(TestImages.sample(i));
     }
-    List<BatchedMethodRunner.Outcome> outcomes;
+    List<BatchedMethodRunner.Outcome> nonlinear;
+    List<BatchedMethodRunner.Outcome> linear;
     try (InferenceEngine engine = InferenceEngine.load("cpu", List.of(model))) {
-      // mode=both: the two trajectories of an image share its passes, all images one call.
-      outcomes = new BatchedMethodRunner(engine, model)
-          .runRanked(new NonlinearSaliency(), Map.of("mode", "both"), images, 2);
+      // All images' trajectories advance together, one engine call per step. Run apart, the
+      // linear ones need no gradient after the first pass, which makes them cheaper than both.
+      BatchedMethodRunner runner = new BatchedMethodRunner(engine, model);
+      nonlinear = runner.runRanked(new NonlinearSaliency(), Map.of(), images, 2);
+      linear = runner.runRanked(new NonlinearSaliency(), Map.of("mode", "linear"), images, 2);
     }
 
-    int nonlinear = 0;
-    int linear = 0;
-    for (BatchedMethodRunner.Outcome o : outcomes) {
-      Map<String, Double> values = o.result().values();
-      nonlinear += values.get("best_probability") >= REACHED ? 1 : 0;
-      linear += values.get("linear_best_probability") >= REACHED ? 1 : 0;
-    }
-    String summary = NonlinearSaliencyTuning.summary(Map.of(), outcomes, 0);
-    assertEquals(100, outcomes.size());
-    assertTrue(nonlinear >= 0.95 * outcomes.size(), summary);
-    assertTrue(nonlinear >= linear, summary);
+    double nonlinearShare = share(nonlinear);
+    double linearShare = share(linear);
+    String summary = String.format(java.util.Locale.ROOT,
+        "nonlinear %.2f, linear %.2f, median start probability %.4f, passes per request %d, "
+            + "median passes until 0.95 %.0f (nonlinear) / %.0f (linear, reached only)",
+        nonlinearShare, linearShare, NonlinearSaliencyTuning.median(nonlinear.stream()
+            .mapToDouble(o -> o.result().values().get("start_probability")).toArray()),
+        nonlinear.get(0).passes(), medianPassesUntilReached(nonlinear),
+        medianPassesUntilReached(linear));
+    // The numbers the README quotes; surefire keeps them in the test's output file.
+    System.out.println("held-out runner-up trajectories reaching 0.95: " + summary);
+    assertEquals(100, nonlinear.size());
+    assertTrue(nonlinearShare >= 0.95, summary);
+    assertTrue(nonlinearShare >= linearShare, summary);
+  }
+
+  /** The request's passes up to the first frame at 0.95: its first pass plus one per frame. */
+  static double medianPassesUntilReached(List<BatchedMethodRunner.Outcome> outcomes) {
+    return NonlinearSaliencyTuning.median(outcomes.stream().mapToDouble(o -> o.frames().stream()
+        .filter(f -> f.targetProbability() >= REACHED).mapToInt(f -> 2 + f.step()).findFirst()
+        .orElse(-1)).filter(p -> p > 0).toArray());
+  }
+
+  static double share(List<BatchedMethodRunner.Outcome> outcomes) {
+    return outcomes.stream().filter(o -> o.result().values().get("best_probability") >= REACHED)
+        .count() / (double) outcomes.size();
   }
 }

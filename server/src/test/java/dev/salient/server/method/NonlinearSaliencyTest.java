@@ -245,8 +245,8 @@ class NonlinearSaliencyTest {
 
   @Test
   void defaultsAreReportedInFull() {
-    assertEquals(Map.of("mode", "nonlinear", "output", "log_probability", "little_h", "0.1",
-        "blur_sigma", "1", "steps_per_level", "12", "schedule", "0,5,10,20,30,50,75,95",
+    assertEquals(Map.of("mode", "nonlinear", "output", "log_probability", "little_h", "0.03",
+        "blur_sigma", "1", "steps_per_level", "6", "schedule", "0,5,10,20,30,50,75,95",
         "mask_colour", "white"), new NonlinearSaliency().prepare(Map.of()).parameters());
   }
 

@@ -12,6 +12,8 @@ import dev.salient.server.engine.PassResult;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.ExplainEvent;
 import dev.salient.server.method.NonlinearSaliency;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -35,7 +37,7 @@ class NonlinearJobTest {
   @BeforeAll
   static void start() {
     model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    runtime = DeviceWorker.loadRuntime("cpu", List.of(model));
+    runtime = DeviceWorker.loadRuntime("cpu-0", "cpu", List.of(model));
     PassEngine counting = new PassEngine() {
       @Override
       public PassResult run(String name, Pass pass) {
@@ -48,7 +50,11 @@ class NonlinearJobTest {
         runtime.engine().close();
       }
     };
-    worker = testKit.spawn(DeviceWorker.create("cpu", counting, runtime.thread(), 8));
+    DeviceWorker.DeviceRuntime countingRuntime = new DeviceWorker.DeviceRuntime("cpu-0", "cpu",
+        () -> counting, counting, runtime.thread());
+    worker = testKit.spawn(DeviceWorker.create(countingRuntime, new WorkerSettings(8,
+        Duration.ofMillis(2), Duration.ofMillis(10), Duration.ofMillis(100)),
+        new SchedulerMetrics(new SimpleMeterRegistry())));
   }
 
   @AfterAll
