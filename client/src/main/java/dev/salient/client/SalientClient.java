@@ -106,6 +106,11 @@ public final class SalientClient implements AutoCloseable {
     return withDeadline(deadline).describeModel(request);
   }
 
+  /** The server's request counters and per-worker batching statistics. */
+  public CompletionStage<dev.salient.grpc.StatsResponse> stats() {
+    return client.stats(dev.salient.grpc.StatsRequest.getDefaultInstance());
+  }
+
   /** Classifies one image. */
   public CompletionStage<ClassifyResponse> classify(ClassifyRequest request) {
     return client.classify(request);

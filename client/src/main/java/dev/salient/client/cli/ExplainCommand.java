@@ -5,6 +5,7 @@ import dev.salient.client.SalientClient;
 import dev.salient.client.figures.Explanation;
 import dev.salient.client.figures.Figures;
 import dev.salient.client.figures.MethodFigures;
+import dev.salient.client.figures.MethodPanel;
 import dev.salient.grpc.Curve;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.Frame;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
@@ -40,7 +42,9 @@ final class ExplainCommand extends ClientCommand {
       paramLabel = "NAME",
       defaultValue = "vanilla",
       description =
-          "Explanation method (default: ${DEFAULT-VALUE}); `models --model M` lists them.")
+          "Explanation method (default: ${DEFAULT-VALUE}); `models --model M` lists them."
+              + " Several, comma-separated (vanilla,signed,gradcam), run side by side; with"
+              + " --out their maps are drawn into one <image>.panel.png.")
   String method;
 
   @Option(names = "--model", paramLabel = "MODEL", description = "Model; default: the server's.")
@@ -58,7 +62,9 @@ final class ExplainCommand extends ClientCommand {
   @Option(
       names = "--param",
       paramLabel = "KEY=VALUE",
-      description = "Method parameter; repeat for several.")
+      description =
+          "Method parameter; repeat for several. With several methods, METHOD.KEY=VALUE goes"
+              + " to that method only, KEY=VALUE to all.")
   Map<String, String> params = new LinkedHashMap<>();
 
   @Option(
@@ -85,6 +91,7 @@ final class ExplainCommand extends ClientCommand {
   boolean json;
 
   private Image loaded;
+  private List<String> methods;
 
   @Override
   void prepare() {
@@ -94,6 +101,7 @@ final class ExplainCommand extends ClientCommand {
     if (frameStride < 1) {
       throw new IllegalArgumentException("--frame-stride must be 1 or more, got " + frameStride);
     }
+    methods = SeveralMethods.parse(method);
     loaded = image.load();
     if (outDir != null) {
       MapFiles.createDirectory(outDir);
@@ -102,22 +110,12 @@ final class ExplainCommand extends ClientCommand {
 
   @Override
   void run(ClientSession session, PrintWriter out, PrintWriter err) {
+    if (methods.size() > 1) {
+      runSeveral(session, out, err);
+      return;
+    }
     MethodFigures figures = outDir == null ? null : Figures.forMethod(method).orElse(null);
-    ExplainRequest.Builder request =
-        ExplainRequest.newBuilder()
-            .setImage(loaded)
-            .setMethod(method)
-            .putAllParams(params)
-            .setTopK(topK)
-            .setFrameStride(frameStride)
-            .setFrameTensors(figures != null && figures.wantsFrameTensors())
-            .setRenderPng(outDir != null);
-    if (model != null) {
-      request.setModel(model);
-    }
-    if (target != null) {
-      request.setTarget(target);
-    }
+    ExplainRequest.Builder request = request(method, params, figures);
     AtomicReference<String> methodName = new AtomicReference<>(method);
     AtomicReference<Started> started = new AtomicReference<>();
     List<Frame> frames = new ArrayList<>();
@@ -146,14 +144,67 @@ final class ExplainCommand extends ClientCommand {
         outDir == null ? List.of() : MapFiles.write(outDir, image.stem(), methodName.get(), result);
     printResult(result, written, out);
     if (figures != null) {
-      writeFigures(figures, new Explanation(started.get(), frames, result), out);
+      writeFigures(figures, method, new Explanation(started.get(), frames, result), out);
     }
   }
 
-  private void writeFigures(MethodFigures figures, Explanation explanation, PrintWriter out) {
+  private ExplainRequest.Builder request(
+      String methodName, Map<String, String> methodParams, MethodFigures figures) {
+    ExplainRequest.Builder request =
+        ExplainRequest.newBuilder()
+            .setImage(loaded)
+            .setMethod(methodName)
+            .putAllParams(methodParams)
+            .setTopK(topK)
+            .setFrameStride(frameStride)
+            .setFrameTensors(figures != null && figures.wantsFrameTensors())
+            .setRenderPng(outDir != null);
+    if (model != null) {
+      request.setModel(model);
+    }
+    if (target != null) {
+      request.setTarget(target);
+    }
+    return request;
+  }
+
+  /** Several methods: concurrent requests, printed in order, their overlays in one panel. */
+  private void runSeveral(ClientSession session, PrintWriter out, PrintWriter err) {
+    List<ExplainRequest> requests = new ArrayList<>();
+    for (String m : methods) {
+      MethodFigures figures = outDir == null ? null : Figures.forMethod(m).orElse(null);
+      requests.add(request(m, SeveralMethods.parametersFor(m, methods, params), figures).build());
+    }
+    List<Explanation> explanations = SeveralMethods.explain(session, deadline, requests);
+    for (int i = 0; i < methods.size(); i++) {
+      Explanation e = explanations.get(i);
+      printStarted(e.started(), out);
+      e.frames().forEach(f -> printFrame(f, out, err));
+      String m = methods.get(i);
+      List<WrittenMap> written =
+          outDir == null ? List.of() : MapFiles.write(outDir, image.stem(), m, e.result());
+      printResult(e.result(), written, out);
+      Optional<MethodFigures> figures =
+          outDir == null ? Optional.empty() : Figures.forMethod(m);
+      figures.ifPresent(f -> writeFigures(f, m, e, out));
+    }
+    if (outDir != null) {
+      try {
+        Path panel = MethodPanel.write(outDir, image.stem(), explanations);
+        if (panel != null && !json) {
+          out.println("wrote      " + panel);
+        }
+      } catch (IOException e) {
+        throw new CliFailure("cannot write the panel into " + outDir + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private void writeFigures(
+      MethodFigures figures, String methodName, Explanation explanation, PrintWriter out) {
     List<Path> files;
     try {
-      files = figures.write(outDir, image.stem() + "." + method, explanation);
+      files = figures.write(outDir, image.stem() + "." + methodName, explanation);
     } catch (IOException e) {
       throw new CliFailure("cannot write figures into " + outDir + ": " + e.getMessage(), e);
     }

@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ScopeType;
 
-/** The command-line client: {@code salient explain | classify | models}. */
+/** The command-line client: {@code salient explain | classify | models | stats}. */
 @Command(
     name = "salient",
     mixinStandardHelpOptions = true,
@@ -12,7 +12,8 @@ import picocli.CommandLine.ScopeType;
     scope = ScopeType.INHERIT,
     versionProvider = SalientCli.Version.class,
     description = "Explain image classifiers served by a Salient server.",
-    subcommands = {ExplainCommand.class, ClassifyCommand.class, ModelsCommand.class},
+    subcommands = {ExplainCommand.class, ClassifyCommand.class, ModelsCommand.class,
+        StatsCommand.class},
     footer = {
       "",
       "Exit codes: 0 success, 1 failure (gRPC error, server unreachable, file problem),"

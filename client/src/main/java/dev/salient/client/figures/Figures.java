@@ -6,6 +6,9 @@ import java.util.Optional;
 /** The figure writers, by method name. Methods without one get only their map files. */
 public final class Figures {
   private static final Map<String, MethodFigures> BY_METHOD = Map.of(
+      "geosal", new AdversarialFigures(),
+      "fgsm", new AdversarialFigures(),
+      "bim", new AdversarialFigures(),
       "nonlinear", new NonlinearFigures(),
       "blur_salient", new NonlinearFigures());
 

@@ -86,6 +86,14 @@ class SalientCliTest {
   }
 
   @Test
+  void statsPrintsTheServersCountersAsJson() throws Exception {
+    CliRun run = cli("stats", "--server", server.address(), "--json");
+
+    assertEquals(0, run.code(), run.err());
+    assertEquals(1, JSON.readTree(run.out()).get("admitted").asLong());
+  }
+
+  @Test
   void explainSendsTheRequestTheOptionsDescribe() {
     CliRun run =
         cli(

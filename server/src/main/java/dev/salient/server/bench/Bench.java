@@ -75,8 +75,10 @@ public final class Bench implements Callable<Integer> {
       description = "Multi-step method for iterative.16concurrent (default: ${DEFAULT-VALUE}).")
   String iterativeMethod;
 
-  @Option(names = "--iterative-param", description = "Its parameters (default: steps=20).")
-  Map<String, String> iterativeParams = new LinkedHashMap<>(Map.of("steps", "20"));
+  @Option(names = "--iterative-param",
+      description = "Its parameters (default: max_iterations=20, alpha=0.0005: a 20-step BIM).")
+  Map<String, String> iterativeParams =
+      new LinkedHashMap<>(Map.of("max_iterations", "20", "alpha", "0.0005"));
 
   @Option(names = "--max-batch", defaultValue = "64",
       description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
@@ -115,6 +117,8 @@ public final class Bench implements Callable<Integer> {
       for (Subject s : subjects) {
         bestBatch.put(s.label(), engineBench(engine, s));
       }
+      soak(engine, subjects.get(0));
+      twoEngines(engine, subjects.get(0));
     }
     Config config = ConfigFactory.parseMap(Map.of(
             "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
@@ -198,6 +202,62 @@ public final class Bench implements Callable<Integer> {
     ObjectNode extra = mapper.createObjectNode().put("batch_size", bestSize);
     emit("engine.bestbatch", s.label(), best, "img/s", "engine.batch1", batch1, extra);
     return best;
+  }
+
+  /**
+   * Two engines in one JVM, each on its own thread (as two device workers run), batch 1 at the
+   * same time, against one engine alone: the thread-local grad mode lets both take input
+   * gradients concurrently (DJL's GradientCollector would allow one).
+   */
+  private void twoEngines(InferenceEngine first, Subject s) throws Exception {
+    float[] image = ImageDecoder.decode(s.png(), s.model().input());
+    Pass pass = Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0},
+        s.model().numClasses());
+    double alone = measure(() -> {
+      first.run(s.model().name(), pass);
+      return 1;
+    });
+    java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors
+        .newSingleThreadExecutor();
+    try {
+      InferenceEngine second = thread.submit(() -> InferenceEngine.load("cpu",
+          List.of(s.model()))).get();
+      java.util.concurrent.Future<Double> other = thread.submit(() -> measure(() -> {
+        second.run(s.model().name(), pass);
+        return 1;
+      }));
+      double mine = measure(() -> {
+        first.run(s.model().name(), pass);
+        return 1;
+      });
+      double together = mine + other.get();
+      thread.submit(second::close).get();
+      emit("engine.2engines_batch1", s.label(), together, "img/s", "engine.batch1", alone,
+          mapper.createObjectNode().put("torch_threads",
+              System.getProperty("ai.djl.pytorch.num_threads", "default")));
+    } finally {
+      thread.shutdown();
+    }
+  }
+
+  /** Resident memory before and after a long run of gradient passes: it must not grow. */
+  private void soak(InferenceEngine engine, Subject s) {
+    float[] image = ImageDecoder.decode(s.png(), s.model().input());
+    Pass pass = Pass.gradient(List.of(image, image, image, image), Pass.Output.LOGIT,
+        new int[] {0, 1, 2, 3}, s.model().numClasses()).with(new Pass.Extras(1f));
+    int passes = Math.max(200, (int) (seconds * 500));
+    for (int i = 0; i < passes / 4; i++) {
+      engine.run(s.model().name(), pass);
+    }
+    System.gc();
+    long before = Memory.residentBytes();
+    for (int i = 0; i < passes; i++) {
+      engine.run(s.model().name(), pass);
+    }
+    System.gc();
+    long after = Memory.residentBytes();
+    emit("memory.soak_growth", s.label(), (after - before) / 1e6, "MB", "rss_after_warmup",
+        before / 1e6, mapper.createObjectNode().put("passes", passes));
   }
 
   /** Vanilla requests/s through gRPC with N concurrent clients, each waiting for its result. */

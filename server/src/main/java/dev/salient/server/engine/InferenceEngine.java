@@ -53,7 +53,9 @@ public final class InferenceEngine implements PassEngine {
         LoadedModel model =
             switch (pkg.format()) {
               case BUILTIN -> BuiltinModel.load(pkg, manager);
-              case TORCHSCRIPT -> TorchScriptModel.load(pkg, device);
+              case TORCHSCRIPT -> pkg.featureLayer() == null
+                  ? TorchScriptModel.load(pkg, device)
+                  : TorchScriptTwoPartModel.load(pkg, device);
             };
         models.put(pkg.name(), model);
         log.info("loaded model {} ({}, input {}) on {} in {} ms", pkg.name(), pkg.format(),
@@ -65,6 +67,31 @@ public final class InferenceEngine implements PassEngine {
       throw e;
     }
     return new InferenceEngine(deviceName, manager, models);
+  }
+
+  /**
+   * Loads the builtin package {@code pkg}'s architecture with random weights instead of its
+   * trained ones (DJL's default initialisers, libtorch generator seeded with {@code seed}), under
+   * the package's name. For the model-randomisation sanity check of saliency methods (Adebayo et
+   * al. 2018): maps that barely change when the weights are random do not explain the model.
+   * Call it on the engine thread that will use the engine.
+   */
+  public static InferenceEngine loadRandomlyInitialised(String deviceName, ModelPackage pkg,
+      int seed) {
+    if (pkg.format() != ModelPackage.Format.BUILTIN) {
+      throw new IllegalArgumentException("model " + pkg.name()
+          + ": only builtin architectures can be rebuilt with random weights");
+    }
+    ai.djl.engine.Engine.getEngine("PyTorch");
+    JniUtils.setGradMode(false);
+    NDManager manager = NDManager.newBaseManager(parseDevice(deviceName), "PyTorch");
+    try {
+      LoadedModel model = BuiltinModel.loadRandomlyInitialised(pkg, manager, seed);
+      return new InferenceEngine(deviceName, manager, Map.of(pkg.name(), model));
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
   }
 
   /** Parses "cpu" or "gpu:N". */
@@ -122,7 +149,14 @@ public final class InferenceEngine implements PassEngine {
       Shape channelShape = new Shape(1, spec.channels(), 1, 1);
       NDArray normalised =
           x.sub(scope.create(spec.mean(), channelShape)).div(scope.create(spec.std(), channelShape));
-      NDArray logits = model.forward(normalised, wantGradient);
+      FeatureMaps featureMaps = null;
+      NDArray logits;
+      if (pass.extras().featureLayer()) {
+        featureMaps = FeatureMaps.of(model, normalised, wantGradient);
+        logits = featureMaps.logits();
+      } else {
+        logits = model.forward(normalised, wantGradient);
+      }
       if (!logits.getShape().equals(new Shape(n, classes))) {
         throw new IllegalStateException(
             "model " + modelName + " returned shape " + logits.getShape() + " for a batch of " + n
@@ -147,12 +181,62 @@ public final class InferenceEngine implements PassEngine {
         }
         NDArray objective = outputs.mul(scope.create(weights, new Shape(n, classes))).sum();
         JniUtils.backward((PtNDArray) objective, (PtNDArray) objective.onesLike(), false, false);
+        if (featureMaps != null) {
+          featureMaps.backwardToInput();
+        }
         gradientRows = rows(x.getGradient().toFloatArray(), n, size);
+      }
+      if (featureMaps != null) {
+        return featureMaps.result(logitRows, gradientRows, blurredRows, n);
       }
       return new PassResult(logitRows, gradientRows, blurredRows);
     } finally {
       JniUtils.setGradMode(gradModeBefore);
     }
+  }
+
+  /**
+   * A forward pass split at the feature layer. With gradients, the head runs on a detached copy
+   * of the features that is a leaf of its own graph, so the objective's backward pass stops there
+   * and leaves the feature gradient; a second backward pass carries that gradient on through the
+   * feature part to the input (the chain rule, done in two steps), so the input gradient is the
+   * same as an unsplit pass's.
+   */
+  private record FeatureMaps(NDArray features, NDArray headInput, NDArray logits) {
+    static FeatureMaps of(LoadedModel model, NDArray normalised, boolean wantGradient) {
+      if (!model.hasFeatureLayer()) {
+        throw new IllegalArgumentException("model " + model.modelPackage().name()
+            + " has no feature layer: its model.json names none");
+      }
+      NDArray features = model.features(normalised, wantGradient);
+      NDArray headInput = features;
+      if (wantGradient) {
+        headInput = features.stopGradient();
+        headInput.setRequiresGradient(true);
+      }
+      return new FeatureMaps(features, headInput, model.head(headInput, wantGradient));
+    }
+
+    void backwardToInput() {
+      JniUtils.backward((PtNDArray) features, (PtNDArray) headInput.getGradient(), false, false);
+    }
+
+    PassResult result(List<float[]> logitRows, List<float[]> gradientRows,
+        List<float[]> blurredRows, int n) {
+      long[] shape = features.getShape().getShape();
+      long[] perImage = java.util.Arrays.copyOfRange(shape, 1, shape.length);
+      int width = (int) (features.size() / n);
+      List<float[]> featureRows = rows(features.toFloatArray(), n, width);
+      List<float[]> featureGradientRows = gradientRows == null ? null
+          : rows(headInput.getGradient().toFloatArray(), n, width);
+      return new PassResult(logitRows, gradientRows, blurredRows, featureRows,
+          featureGradientRows, perImage);
+    }
+  }
+
+  /** Native arrays the engine holds now (model weights included); passes must leave none. */
+  int liveArrays() {
+    return manager.getManagedArrays().size();
   }
 
   private static List<float[]> rows(float[] flat, int n, int width) {

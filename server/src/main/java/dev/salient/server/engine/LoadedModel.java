@@ -15,6 +15,26 @@ interface LoadedModel extends AutoCloseable {
    */
   NDArray forward(NDArray normalisedInput, boolean recordGradient);
 
+  /** Whether the model is split at a feature layer, so {@link #features} and {@link #head} work. */
+  default boolean hasFeatureLayer() {
+    return false;
+  }
+
+  /**
+   * The first part of a split model: a normalised input (N, C, H, W) to the feature layer's
+   * activations (N, K, h, w). {@code head(features(x))} equals {@code forward(x)}.
+   */
+  default NDArray features(NDArray normalisedInput, boolean recordGradient) {
+    throw new UnsupportedOperationException(
+        "model " + modelPackage().name() + " has no feature layer");
+  }
+
+  /** The second part of a split model: feature activations (N, K, h, w) to logits (N, classes). */
+  default NDArray head(NDArray features, boolean recordGradient) {
+    throw new UnsupportedOperationException(
+        "model " + modelPackage().name() + " has no feature layer");
+  }
+
   @Override
   void close();
 }

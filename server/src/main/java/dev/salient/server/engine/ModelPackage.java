@@ -22,8 +22,11 @@ import java.util.Objects;
  * <p>{@code model.json} fields: {@code name}, {@code description}, {@code format} ("builtin" or
  * "torchscript"), {@code architecture} (builtin only), {@code weights} (file name), {@code labels}
  * (file name, one label per line), {@code input} ({@code channels}, {@code height}, {@code width},
- * {@code pixel_min}, {@code pixel_max}, {@code mean}, {@code std}), {@code feature_layer} (optional)
- * and {@code metrics} (optional numbers such as {@code test_accuracy}).
+ * {@code pixel_min}, {@code pixel_max}, {@code mean}, {@code std}), {@code feature_layer} (optional:
+ * the layer Grad-CAM reads; for a builtin model the 0-based index of a layer of its architecture,
+ * for TorchScript the name of the layer at which the model was exported in two parts, {@code
+ * features.pt} and {@code head.pt}, which then replace {@code weights}) and {@code metrics}
+ * (optional numbers such as {@code test_accuracy}).
  */
 public record ModelPackage(
     String name,

@@ -22,10 +22,21 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
    *
    * @param blurSigma when positive, also return each input image low-pass filtered with a
    *     Gaussian of this standard deviation in pixels (see {@link PassResult#blurred()})
+   * @param featureLayer also return the activations of the model's feature layer and, when the
+   *     pass has an objective, the objective's gradient with respect to them (see {@link
+   *     PassResult#features()}); only for models whose package names a feature layer
    */
-  public record Extras(float blurSigma) {
+  public record Extras(float blurSigma, boolean featureLayer) {
     /** Nothing extra. */
     public static final Extras NONE = new Extras(0f);
+
+    /** The feature layer's activations and gradients, nothing else. */
+    public static final Extras FEATURE_LAYER = new Extras(0f, true);
+
+    /** A blur only. */
+    public Extras(float blurSigma) {
+      this(blurSigma, false);
+    }
 
     /** Checks the values. */
     public Extras {

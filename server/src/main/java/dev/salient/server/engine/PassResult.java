@@ -9,19 +9,44 @@ import java.util.List;
  * @param gradients one input gradient ({@code C*H*W}, in pixel space) per image, or {@code null}
  *     when the pass was forward only
  * @param blurred each input image low-pass filtered, when the pass asked for it, else null
+ * @param features each image's feature-layer activations ({@code K*h*w}, row-major in {@link
+ *     #featureShape()}), when the pass asked for them, else null
+ * @param featureGradients the gradient of each image's objective with respect to its feature
+ *     activations, when the pass asked for features and had an objective, else null
+ * @param featureShape {@code [K, h, w]} of one image's features, or null with no features
  */
-public record PassResult(List<float[]> logits, List<float[]> gradients, List<float[]> blurred) {
+public record PassResult(
+    List<float[]> logits,
+    List<float[]> gradients,
+    List<float[]> blurred,
+    List<float[]> features,
+    List<float[]> featureGradients,
+    long[] featureShape) {
 
   /** Logits and gradients only. */
   public PassResult(List<float[]> logits, List<float[]> gradients) {
     this(logits, gradients, null);
   }
 
-  /** Copies the lists. */
+  /** Logits, gradients and blurred images, no features. */
+  public PassResult(List<float[]> logits, List<float[]> gradients, List<float[]> blurred) {
+    this(logits, gradients, blurred, null, null, null);
+  }
+
+  /** Copies the lists and checks that features come with their shape. */
   public PassResult {
     logits = List.copyOf(logits);
     gradients = copy(gradients);
     blurred = copy(blurred);
+    features = copy(features);
+    featureGradients = copy(featureGradients);
+    featureShape = featureShape == null ? null : featureShape.clone();
+    if ((features == null) != (featureShape == null)) {
+      throw new IllegalArgumentException("features and their shape come together");
+    }
+    if (featureGradients != null && features == null) {
+      throw new IllegalArgumentException("feature gradients need the features");
+    }
   }
 
   private static List<float[]> copy(List<float[]> rows) {
@@ -32,6 +57,11 @@ public record PassResult(List<float[]> logits, List<float[]> gradients, List<flo
     return rows == null ? null : rows.subList(from, to);
   }
 
+  @Override
+  public long[] featureShape() {
+    return featureShape == null ? null : featureShape.clone();
+  }
+
   /** Softmax probabilities of image {@code row}. */
   public float[] probabilities(int row) {
     return Softmax.of(logits.get(row));
@@ -40,6 +70,7 @@ public record PassResult(List<float[]> logits, List<float[]> gradients, List<flo
   /** The rows {@code [from, to)} of this result, for handing a batch back to its jobs. */
   public PassResult slice(int from, int to) {
     return new PassResult(logits.subList(from, to), rows(gradients, from, to),
-        rows(blurred, from, to));
+        rows(blurred, from, to), rows(features, from, to), rows(featureGradients, from, to),
+        featureShape);
   }
 }

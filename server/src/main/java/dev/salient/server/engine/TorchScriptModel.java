@@ -28,35 +28,70 @@ final class TorchScriptModel implements LoadedModel {
 
   /** Loads {@code model.pt} of a package directory onto {@code device}, in eval mode. */
   static TorchScriptModel load(ModelPackage pkg, Device device) {
-    Path file = pkg.location().path(pkg.weights());
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(
-          "model " + pkg.name() + ": TorchScript file " + file + " does not exist");
-    }
-    String fileName = file.getFileName().toString();
-    String prefix = fileName.endsWith(".pt") ? fileName.substring(0, fileName.length() - 3) : fileName;
-    Model model = Model.newInstance(pkg.name(), device, "PyTorch");
+    Model model = open(pkg, pkg.weights(), device);
     try {
-      // trainParam=true keeps the module differentiable; weights are frozen right after.
-      model.load(file.getParent(), prefix, Map.of("trainParam", "true"));
-      PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
-      block.freezeParameters(true);
       InputSpec in = pkg.input();
+      PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
       // One forward with training=false switches the module to eval mode (BatchNorm running
       // statistics, no dropout). Later gradient passes call the module directly so they never
       // switch it back to training mode.
       try (NDArray probe =
           model.getNDManager().zeros(new Shape(1, in.channels(), in.height(), in.width()))) {
-        block.forward(new ParameterStore(model.getNDManager(), false), new NDList(probe), false)
-            .close();
+        evalMode(model, probe).close();
       }
       return new TorchScriptModel(pkg, model, block);
+    } catch (RuntimeException e) {
+      model.close();
+      throw new IllegalArgumentException(
+          "model " + pkg.name() + ": cannot run TorchScript " + pkg.weights() + ": "
+              + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Loads the TorchScript file {@code fileName} of a package directory onto {@code device},
+   * differentiable with respect to its input and with frozen weights; not yet in eval mode.
+   */
+  static Model open(ModelPackage pkg, String fileName, Device device) {
+    Path file = pkg.location().path(fileName);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(
+          "model " + pkg.name() + ": TorchScript file " + file + " does not exist");
+    }
+    String name = file.getFileName().toString();
+    String prefix = name.endsWith(".pt") ? name.substring(0, name.length() - 3) : name;
+    Model model = Model.newInstance(pkg.name(), device, "PyTorch");
+    try {
+      // trainParam=true keeps the module differentiable; weights are frozen right after.
+      model.load(file.getParent(), prefix, Map.of("trainParam", "true"));
+      model.getBlock().freezeParameters(true);
+      return model;
     } catch (IOException | MalformedModelException | RuntimeException e) {
       model.close();
       throw new IllegalArgumentException(
           "model " + pkg.name() + ": cannot load TorchScript " + file + " (export it with "
               + "torch.jit.trace; see README): " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Runs {@code model} once with training=false, which puts the module in eval mode for good,
+   * and returns its output for {@code probe}.
+   */
+  static NDArray evalMode(Model model, NDArray probe) {
+    return model.getBlock()
+        .forward(new ParameterStore(model.getNDManager(), false), new NDList(probe), false)
+        .singletonOrThrow();
+  }
+
+  /** Calls a TorchScript module directly (never switching its mode); returns its first output. */
+  static NDArray call(PtSymbolBlock block, NDArray input, boolean recordGradient) {
+    NDList out = IValueUtils.forward(block, new NDList(input), recordGradient);
+    NDArray first = out.get(0);
+    for (int i = 1; i < out.size(); i++) {
+      out.get(i).close();
+    }
+    return first;
   }
 
   @Override
@@ -66,12 +101,7 @@ final class TorchScriptModel implements LoadedModel {
 
   @Override
   public NDArray forward(NDArray normalisedInput, boolean recordGradient) {
-    NDList out = IValueUtils.forward(block, new NDList(normalisedInput), recordGradient);
-    NDArray logits = out.get(0);
-    for (int i = 1; i < out.size(); i++) {
-      out.get(i).close();
-    }
-    return logits;
+    return call(block, normalisedInput, recordGradient);
   }
 
   @Override

@@ -25,6 +25,11 @@ public interface ExplanationMethod {
     return true;
   }
 
+  /** What a model needs for this method, said when one that lacks it is asked for; or "". */
+  default String requirement() {
+    return "";
+  }
+
   /**
    * Parses and validates request parameters before any model work.
    *

@@ -21,8 +21,18 @@ public final class MethodRegistry {
 
   /** All methods Salient implements. */
   public static MethodRegistry standard() {
-    return new MethodRegistry(
-        List.of(new VanillaGradient(), new NonlinearSaliency(), new SalientBlur()));
+    return new MethodRegistry(List.of(
+        new VanillaGradient(),
+        new SignedSaliency(),
+        new ActiveInactiveSaliency(),
+        new SmoothGrad(),
+        new IntegratedGradients(),
+        new GradCam(),
+        new GeoSal(),
+        new FastGradientSign(),
+        new BasicIterativeMethod(),
+        new NonlinearSaliency(),
+        new SalientBlur()));
   }
 
   /** All methods, in registration order. */
@@ -47,8 +57,11 @@ public final class MethodRegistry {
           "unknown method \"" + name + "\"; this server offers " + methods.keySet());
     }
     if (!method.supports(model)) {
+      String requirement =
+          method.requirement().isEmpty() ? "" : " (" + method.requirement() + ")";
       throw new SalientException.InvalidArgument(
-          "method " + name + " cannot explain model " + model.name() + "; it supports "
+          "method " + name + " cannot explain model " + model.name() + requirement
+              + "; it supports "
               + supportedBy(model).stream().map(ExplanationMethod::name).toList());
     }
     return method;

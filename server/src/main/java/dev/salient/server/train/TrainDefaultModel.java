@@ -356,7 +356,7 @@ public final class TrainDefaultModel implements Callable<Integer> {
                 1.0,
                 List.of(PIXEL_MEAN),
                 List.of(PIXEL_STD)),
-            null,
+            Integer.toString(FashionCnn.FEATURE_LAYER),
             new MetricsJson(fourDecimals(testAccuracy), fourDecimals(trainAccuracy)),
             new TrainingJson(
                 "Fashion-MNIST (Debian dataset-fashion-mnist), %d train / %d test"

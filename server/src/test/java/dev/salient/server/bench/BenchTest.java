@@ -36,7 +36,8 @@ class BenchTest {
     Map<String, JsonNode> byName = lines.stream()
         .collect(Collectors.toMap(n -> n.get("bench").asText(), n -> n, (a, b) -> a));
     for (String name : List.of("engine.batch1", "engine.bestbatch", "vanilla.1clients",
-        "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss")) {
+        "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss",
+        "memory.soak_growth", "engine.2engines_batch1")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
     JsonNode vanilla = byName.get("vanilla.4clients");

@@ -143,6 +143,25 @@ class InferenceEngineTest {
   }
 
   @Test
+  void passesLeaveNoNativeArraysBehind() {
+    float[] image = TestImages.sample(9);
+    engine.run(fashion.name(), Pass.forward(List.of(image)));
+    int before = engine.liveArrays();
+
+    for (int i = 0; i < 50; i++) {
+      engine.run(fashion.name(), Pass.forward(List.of(image, image)));
+      engine.run(fashion.name(), Pass.gradient(List.of(image), Pass.Output.LOG_PROBABILITY,
+          new int[] {i % 10}, 10).with(new Pass.Extras(1f)));
+      engine.run(fashion.name(), Pass.gradientOfRanked(List.of(image), Pass.Output.LOGIT,
+          new int[] {2}));
+      engine.run(tiny.name(), Pass.gradient(List.of(randomImage(tiny.input(), new Random(i))),
+          Pass.Output.PROBABILITY, new int[] {1}, 4));
+    }
+
+    assertEquals(before, engine.liveArrays());
+  }
+
+  @Test
   void forwardPassReturnsNoGradient() {
     PassResult r = engine.run(fashion.name(), Pass.forward(List.of(TestImages.sample(0))));
     assertEquals(null, r.gradients());

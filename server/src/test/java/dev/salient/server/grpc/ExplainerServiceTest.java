@@ -228,6 +228,55 @@ class ExplainerServiceTest {
     }
   }
 
+  static ExplainRequest longRequest() {
+    // 10000 tiny BIM steps never flip: a request that runs until something stops it.
+    return vanillaRequest().setMethod("bim").putParams("alpha", "0.000001")
+        .putParams("max_iterations", "10000").setTarget(Target.newBuilder().setRank(2)).build();
+  }
+
+  static dev.salient.grpc.StatsResponse stats() {
+    return await(client.stats(dev.salient.grpc.StatsRequest.getDefaultInstance()));
+  }
+
+  static void awaitNoActiveJobs() throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (stats().getWorkers(0).getActiveJobs() > 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void explain_deadlineEndsTheRequestWithDeadlineExceededAndFreesTheWorker() throws Exception {
+    awaitNoActiveJobs();
+    long before = stats().getDeadlineExceeded() + stats().getCancelled();
+
+    ExplainerClient hurried = ExplainerClient.create(GrpcClientSettings
+        .connectToServiceAt("127.0.0.1", server.address().getPort(), clientSystem)
+        .withTls(false).withDeadline(java.time.Duration.ofMillis(300)), clientSystem);
+    var error = assertThrows(Exception.class,
+        () -> await(hurried.explain(longRequest()).runWith(Sink.seq(), clientSystem)));
+    hurried.close();
+
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, Status.fromThrowable(error).getCode());
+    awaitNoActiveJobs();
+    assertEquals(0, stats().getWorkers(0).getActiveJobs(), "the worker let the request go");
+    assertTrue(stats().getDeadlineExceeded() + stats().getCancelled() > before);
+  }
+
+  @Test
+  void aClientThatCancelsFreesItsWorker() throws Exception {
+    awaitNoActiveJobs();
+    long cancelledBefore = stats().getCancelled();
+
+    List<ExplainEvent> firstFrames = await(client.explain(longRequest()).take(5)
+        .runWith(Sink.seq(), clientSystem));
+
+    assertEquals(5, firstFrames.size());
+    awaitNoActiveJobs();
+    assertEquals(0, stats().getWorkers(0).getActiveJobs(), "the worker let the request go");
+    assertEquals(cancelledBefore + 1, stats().getCancelled());
+  }
+
   @Test
   void classifyReturnsTopKBestFirst() {
     ClassifyResponse response = await(client.classify(ClassifyRequest.newBuilder()

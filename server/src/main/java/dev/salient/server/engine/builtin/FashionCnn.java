@@ -30,6 +30,14 @@ public final class FashionCnn {
   /** Number of output classes. */
   public static final int NUM_CLASSES = 10;
 
+  /**
+   * Grad-CAM's feature layer, as written to {@code model.json} ("feature_layer"): the index of
+   * the ReLU after the last convolution in {@link #newBlock()}, whose 64 rectified 14x14 maps are
+   * the last ones that still have a spatial layout (Selvaraju et al. use the last convolutional
+   * layer's feature maps).
+   */
+  public static final int FEATURE_LAYER = 4;
+
   /** Input shape of a batch of one image: (1, 1, 28, 28). */
   public static final Shape INPUT_SHAPE = new Shape(1, 1, 28, 28);
 

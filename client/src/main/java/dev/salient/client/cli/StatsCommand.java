@@ -1,0 +1,61 @@
+package dev.salient.client.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.salient.grpc.StatsResponse;
+import dev.salient.grpc.WorkerStats;
+import java.io.PrintWriter;
+import java.util.Locale;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code salient stats}: the server's scheduler counters and per-worker batching. */
+@Command(name = "stats", description = "Show the server's request counters and batching.")
+final class StatsCommand extends ClientCommand {
+
+  @Option(names = "--json", description = "One JSON object on stdout.")
+  boolean json;
+
+  @Override
+  void prepare() {}
+
+  @Override
+  void run(ClientSession session, PrintWriter out, PrintWriter err) {
+    StatsResponse s = session.await(session.client().stats());
+    if (json) {
+      out.println(json(s));
+      return;
+    }
+    out.printf(Locale.ROOT, "requests   admitted %d, rejected %d, completed %d, cancelled %d,"
+            + " deadline exceeded %d, failed %d%n", s.getAdmitted(), s.getRejected(),
+        s.getCompleted(), s.getCancelled(), s.getDeadlineExceeded(), s.getFailed());
+    for (WorkerStats w : s.getWorkersList()) {
+      double meanBatch = w.getEngineCalls() == 0 ? 0 : w.getImages() / (double) w.getEngineCalls();
+      out.printf(Locale.ROOT, "worker     %s (%s): %d active, %d queued, %d engine calls, "
+              + "%d images (mean batch %.2f), pass %.2f ms mean / %.2f p50 / %.2f p99, "
+              + "%d restarts%n", w.getName(), w.getDevice(), w.getActiveJobs(),
+          w.getQueueDepth(), w.getEngineCalls(), w.getImages(), meanBatch, w.getPassMeanMs(),
+          w.getPassP50Ms(), w.getPassP99Ms(), w.getRestarts());
+    }
+  }
+
+  private static String json(StatsResponse s) {
+    ObjectMapper mapper = new ObjectMapper();
+    ObjectNode root = mapper.createObjectNode()
+        .put("admitted", s.getAdmitted()).put("rejected", s.getRejected())
+        .put("completed", s.getCompleted()).put("cancelled", s.getCancelled())
+        .put("deadline_exceeded", s.getDeadlineExceeded()).put("failed", s.getFailed());
+    var workers = root.putArray("workers");
+    for (WorkerStats w : s.getWorkersList()) {
+      ObjectNode n = workers.addObject()
+          .put("name", w.getName()).put("device", w.getDevice())
+          .put("active_jobs", w.getActiveJobs()).put("queue_depth", w.getQueueDepth())
+          .put("engine_calls", w.getEngineCalls()).put("images", w.getImages())
+          .put("pass_mean_ms", w.getPassMeanMs()).put("pass_p50_ms", w.getPassP50Ms())
+          .put("pass_p99_ms", w.getPassP99Ms()).put("restarts", w.getRestarts());
+      var sizes = n.putArray("batch_size_counts");
+      w.getBatchSizeCountsList().forEach(sizes::add);
+    }
+    return root.toString();
+  }
+}
