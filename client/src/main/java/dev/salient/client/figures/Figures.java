@@ -8,7 +8,9 @@ public final class Figures {
   private static final Map<String, MethodFigures> BY_METHOD = Map.of(
       "geosal", new AdversarialFigures(),
       "fgsm", new AdversarialFigures(),
-      "bim", new AdversarialFigures());
+      "bim", new AdversarialFigures(),
+      "nonlinear", new NonlinearFigures(),
+      "blur_salient", new NonlinearFigures());
 
   private Figures() {}
 

@@ -30,7 +30,9 @@ public final class MethodRegistry {
         new GradCam(),
         new GeoSal(),
         new FastGradientSign(),
-        new BasicIterativeMethod()));
+        new BasicIterativeMethod(),
+        new NonlinearSaliency(),
+        new SalientBlur()));
   }
 
   /** All methods, in registration order. */

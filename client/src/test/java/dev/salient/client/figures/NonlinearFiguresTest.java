@@ -1,0 +1,133 @@
+package dev.salient.client.figures;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.salient.grpc.ClassScore;
+import dev.salient.grpc.Curve;
+import dev.salient.grpc.Frame;
+import dev.salient.grpc.Result;
+import dev.salient.grpc.SaliencyMap;
+import dev.salient.grpc.Snapshot;
+import dev.salient.grpc.Started;
+import dev.salient.grpc.Tensor;
+import java.awt.image.BufferedImage;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageInputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The nonlinear method's figures from a canned explanation (mode=both, 2 levels, 2 frames). */
+class NonlinearFiguresTest {
+  static final int SIDE = 4;
+
+  @TempDir Path dir;
+
+  static Tensor tensor(float value, long... shape) {
+    int n = 1;
+    for (long d : shape) {
+      n *= (int) d;
+    }
+    ByteBuffer b = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < n; i++) {
+      b.putFloat(value * i / n);
+    }
+    b.flip();
+    Tensor.Builder t = Tensor.newBuilder().setData(ByteString.copyFrom(b));
+    for (long d : shape) {
+      t.addShape(d);
+    }
+    return t.build();
+  }
+
+  static SaliencyMap map(String name, Tensor t) {
+    return SaliencyMap.newBuilder().setName(name).setTensor(t).build();
+  }
+
+  static Snapshot snapshot(String label, double p) {
+    return Snapshot.newBuilder().setLabel(label).putValues("target_probability", p)
+        .addMaps(map("masked", tensor(1f, 1, SIDE, SIDE)))
+        .addMaps(map("image", tensor(0.5f, 1, SIDE, SIDE)))
+        .addMaps(map("salient", tensor(1f, SIDE, SIDE))).build();
+  }
+
+  static Explanation explanation(boolean both, boolean check) {
+    Started started = Started.newBuilder().setMethod(check ? "blur_salient" : "nonlinear")
+        .setTarget(ClassScore.newBuilder().setLabel("Shirt").setProbability(0.1f))
+        .putParams("mode", both ? "both" : "nonlinear").build();
+    List<Frame> frames = new ArrayList<>();
+    for (int step = 0; step < 2; step++) {
+      frames.add(Frame.newBuilder().setStep(step).setTargetProbability(0.1f + step)
+          .putValues("blurred_fraction", 0.05 * step)
+          .setImage(tensor(1f, 1, SIDE, SIDE)).setMap(tensor(0.7f, 1, SIDE, SIDE)).build());
+    }
+    Result.Builder result = Result.newBuilder()
+        .addCurves(Curve.newBuilder().setName("trajectory").addX(0).addX(5).addY(0.1).addY(0.9))
+        .addSnapshots(snapshot("nonlinear 0%", 0.5)).addSnapshots(snapshot("nonlinear 95%", 0.9));
+    if (both) {
+      result.addCurves(Curve.newBuilder().setName("linear_trajectory").addX(0).addX(5)
+              .addY(0.1).addY(0.3))
+          .addSnapshots(snapshot("linear 0%", 0.2)).addSnapshots(snapshot("linear 95%", 0.3));
+    }
+    if (check) {
+      result.addMaps(map("salient_blurred", tensor(0.3f, 1, SIDE, SIDE)))
+          .putValues("probability_before_blur", 0.1).putValues("probability_after_blur", 0.05)
+          .putValues("salient_fraction", 0.05);
+    }
+    return new Explanation(started, frames, result.build());
+  }
+
+  @Test
+  void modeBothWritesStripPlotAnimationAndComparison() throws Exception {
+    List<Path> files = new NonlinearFigures().write(dir, "shirt.nonlinear",
+        explanation(true, false));
+
+    assertEquals(List.of("shirt.nonlinear.snapshots.png", "shirt.nonlinear.trajectory.png",
+            "shirt.nonlinear.trajectory.gif", "shirt.nonlinear.comparison.png"),
+        files.stream().map(p -> p.getFileName().toString()).toList());
+    BufferedImage strip = ImageIO.read(files.get(0).toFile());
+    // Two trajectories, each a row of images over a row of masked maps, input + 2 levels wide.
+    assertTrue(strip.getWidth() >= 3 * SIDE * NonlinearFigures.SCALE, "strip width");
+    assertTrue(strip.getHeight() >= 4 * SIDE * NonlinearFigures.SCALE, "strip height");
+    BufferedImage plot = ImageIO.read(files.get(1).toFile());
+    assertEquals(640, plot.getWidth());
+  }
+
+  @Test
+  void theAnimationHasOneLoopingFramePerStreamedFrame() throws Exception {
+    Path gif = new NonlinearFigures().write(dir, "x", explanation(false, false)).stream()
+        .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+
+    ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+      reader.setInput(in);
+      assertEquals(2, reader.getNumImages(true));
+      IIOMetadataNode first = (IIOMetadataNode) reader.getImageMetadata(0)
+          .getAsTree("javax_imageio_gif_image_1.0");
+      IIOMetadataNode loop = (IIOMetadataNode) first.getElementsByTagName("ApplicationExtension")
+          .item(0);
+      assertEquals("NETSCAPE", loop.getAttribute("applicationID"));
+    } finally {
+      reader.dispose();
+    }
+  }
+
+  @Test
+  void aSingleTrajectoryHasNoComparisonAndBlurSalientAddsItsCheck() throws Exception {
+    List<String> names = new NonlinearFigures().write(dir, "y", explanation(false, true))
+        .stream().map(p -> p.getFileName().toString()).toList();
+
+    assertEquals(List.of("y.snapshots.png", "y.trajectory.png", "y.trajectory.gif",
+        "y.blur_check.png"), names);
+    assertTrue(Files.size(dir.resolve("y.blur_check.png")) > 0);
+  }
+}

@@ -1,0 +1,153 @@
+package dev.salient.server.method;
+
+import dev.salient.server.engine.InputSpec;
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassResult;
+import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.SaliencyTrajectory.Point;
+import dev.salient.server.render.ColourScale;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The check of seed 000's Fig. 4: how the target's probability moves when the pixels that its
+ * nonlinear saliency map keeps at the last level (the 95 %-salient pixels by default) are
+ * low-pass filtered in the input image and the rest is left alone. It runs the nonlinear
+ * trajectory with the same parameters and frames, then one forward pass of the selectively
+ * blurred input. The filter is the trajectory's: one Gaussian of {@code blur_sigma} pixels.
+ */
+public final class SalientBlur implements ExplanationMethod {
+
+  /** The method's name in requests. */
+  public static final String NAME = "blur_salient";
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public String description() {
+    return "Fig. 4 check: blur the input's nonlinearly salient pixels (those kept at the last "
+        + "level of the nonlinear trajectory) and report how the target's probability moves";
+  }
+
+  @Override
+  public List<ParameterSpec> parameters() {
+    return NonlinearSaliency.Parameters.SPECS;
+  }
+
+  @Override
+  public Prepared prepare(Map<String, String> raw) {
+    NonlinearSaliency.Parameters parameters = NonlinearSaliency.Parameters.parse(NAME, raw);
+    return new Prepared() {
+      @Override
+      public Map<String, String> parameters() {
+        return parameters.asMap();
+      }
+
+      @Override
+      public MethodRun start(MethodContext context) {
+        return new Run(context, new NonlinearSaliency.Run(context, parameters));
+      }
+    };
+  }
+
+  private static final class Run implements MethodRun {
+    private final MethodContext context;
+    private final NonlinearSaliency.Run trajectories;
+    private ExplainEvent.Result trajectoryResult;
+    private List<float[]> checkImages;
+    private List<boolean[]> salientPixels;
+    private boolean done;
+
+    Run(MethodContext context, NonlinearSaliency.Run trajectories) {
+      this.context = context;
+      this.trajectories = trajectories;
+    }
+
+    @Override
+    public Pass nextPass() {
+      if (done) {
+        return null;
+      }
+      if (trajectoryResult == null) {
+        return trajectories.nextPass();
+      }
+      return Pass.forward(checkImages);
+    }
+
+    @Override
+    public List<ExplainEvent> onPassResult(PassResult result) {
+      if (done) {
+        throw new IllegalStateException("the run has finished");
+      }
+      if (trajectoryResult == null) {
+        List<ExplainEvent> events = new ArrayList<>(trajectories.onPassResult(result));
+        if (events.get(events.size() - 1) instanceof ExplainEvent.Result r) {
+          events.remove(events.size() - 1);
+          trajectoryResult = r;
+          prepareCheck();
+        }
+        return events;
+      }
+      done = true;
+      return List.of(checkResult(result));
+    }
+
+    /** Each trajectory's input with the pixels its last level kept replaced by their blur. */
+    private void prepareCheck() {
+      checkImages = new ArrayList<>();
+      salientPixels = new ArrayList<>();
+      for (SaliencyTrajectory t : trajectories.trajectories()) {
+        List<Point> snapshots = t.snapshots();
+        boolean[] blurred = snapshots.get(snapshots.size() - 1).blurred();
+        boolean[] salient = new boolean[blurred.length];
+        for (int p = 0; p < salient.length; p++) {
+          salient[p] = !blurred[p];
+        }
+        salientPixels.add(salient);
+        checkImages.add(blurPixels(context.image(), t.blurredStart(), salient));
+      }
+    }
+
+    private ExplainEvent.Result checkResult(PassResult result) {
+      InputSpec spec = context.model().input();
+      Map<String, Double> values = new LinkedHashMap<>(trajectoryResult.values());
+      List<SaliencyMap> maps = new ArrayList<>(trajectoryResult.maps());
+      float before = context.probabilities()[context.target()];
+      for (int i = 0; i < checkImages.size(); i++) {
+        String prefix = i == 0 ? "" : "linear_";
+        float after = result.probabilities(i)[context.target()];
+        int count = 0;
+        for (boolean s : salientPixels.get(i)) {
+          count += s ? 1 : 0;
+        }
+        values.put(prefix + "salient_fraction", count / (double) salientPixels.get(i).length);
+        values.put(prefix + "probability_before_blur", (double) before);
+        values.put(prefix + "probability_after_blur", (double) after);
+        values.put(prefix + "probability_change", (double) after - before);
+        maps.add(new SaliencyMap(prefix + "salient_blurred",
+            new FloatTensor(spec.shape(), checkImages.get(i)), ColourScale.SEQUENTIAL));
+      }
+      return new ExplainEvent.Result(maps, values, trajectoryResult.curves(),
+          trajectoryResult.snapshots(), trajectoryResult.steps(),
+          trajectories.passes() + checkImages.size(), 0);
+    }
+  }
+
+  /** {@code image} with the {@code chosen} pixels (all channels) taken from {@code blurred}. */
+  static float[] blurPixels(float[] image, float[] blurred, boolean[] chosen) {
+    float[] out = image.clone();
+    int pixels = chosen.length;
+    for (int i = 0; i < out.length; i++) {
+      if (chosen[i % pixels]) {
+        out[i] = blurred[i];
+      }
+    }
+    return out;
+  }
+}
