@@ -92,24 +92,16 @@ public final class ActiveInactiveSaliency implements ExplanationMethod {
   @Override
   public Prepared prepare(Map<String, String> raw) {
     Parameters parameters = Parameters.parse(raw);
-    return new Prepared() {
-      @Override
-      public Map<String, String> parameters() {
-        return parameters.asMap();
+    return new Prepared(parameters.asMap(), context -> {
+      int classes = context.model().numClasses();
+      if (parameters.competitors() > classes - 1) {
+        throw new SalientException.InvalidArgument("method " + NAME + ": k="
+            + parameters.competitors() + " but model " + context.model().name() + " has only "
+            + (classes - 1) + " classes besides the target; use k <= " + (classes - 1)
+            + " or k=all");
       }
-
-      @Override
-      public MethodRun start(MethodContext context) {
-        int classes = context.model().numClasses();
-        if (parameters.competitors() > classes - 1) {
-          throw new SalientException.InvalidArgument("method " + NAME + ": k="
-              + parameters.competitors() + " but model " + context.model().name() + " has only "
-              + (classes - 1) + " classes besides the target; use k <= " + (classes - 1)
-              + " or k=all");
-        }
-        return new Run(context, parameters);
-      }
-    };
+      return new Run(context, parameters);
+    });
   }
 
   /**

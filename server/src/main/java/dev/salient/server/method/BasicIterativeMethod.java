@@ -74,17 +74,7 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   @Override
   public Prepared prepare(Map<String, String> raw) {
     Parameters parameters = Parameters.parse(raw);
-    return new Prepared() {
-      @Override
-      public Map<String, String> parameters() {
-        return parameters.asMap();
-      }
-
-      @Override
-      public MethodRun start(MethodContext context) {
-        return new Run(context, parameters);
-      }
-    };
+    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
   }
 
   private static final class Run implements MethodRun {

@@ -37,12 +37,24 @@ public interface ExplanationMethod {
    */
   Prepared prepare(Map<String, String> parameters);
 
-  /** A method with validated parameters, ready to start on an image. */
-  interface Prepared {
-    /** The parameters in effect, defaults filled in, for the started event. */
-    Map<String, String> parameters();
+  /**
+   * A method with validated parameters, ready to start on an image.
+   *
+   * @param parameters the parameters in effect, defaults filled in, for the started event
+   * @param starter starts explaining {@code context.image()} for {@code context.target()}
+   */
+  record Prepared(Map<String, String> parameters,
+      java.util.function.Function<MethodContext, MethodRun> starter) {
 
-    /** Starts explaining {@code context.image()} for {@code context.target()}. */
-    MethodRun start(MethodContext context);
+    /** Copies the parameters. */
+    public Prepared {
+      parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
+    }
+
+    /** Starts a run on {@code context}. */
+    public MethodRun start(MethodContext context) {
+      return starter.apply(context);
+    }
   }
+
 }

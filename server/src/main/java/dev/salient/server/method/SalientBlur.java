@@ -43,17 +43,8 @@ public final class SalientBlur implements ExplanationMethod {
   @Override
   public Prepared prepare(Map<String, String> raw) {
     NonlinearSaliency.Parameters parameters = NonlinearSaliency.Parameters.parse(NAME, raw);
-    return new Prepared() {
-      @Override
-      public Map<String, String> parameters() {
-        return parameters.asMap();
-      }
-
-      @Override
-      public MethodRun start(MethodContext context) {
-        return new Run(context, new NonlinearSaliency.Run(context, parameters));
-      }
-    };
+    return new Prepared(parameters.asMap(),
+        context -> new Run(context, new NonlinearSaliency.Run(context, parameters)));
   }
 
   private static final class Run implements MethodRun {
