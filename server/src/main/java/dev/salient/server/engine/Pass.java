@@ -46,6 +46,42 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
     }
   }
 
+  /**
+   * Whether {@code other} can run in the same engine call as this pass: same extras, and both
+   * forward-only or both differentiating the same output.
+   */
+  public boolean canShareCallWith(Pass other) {
+    if (!extras.equals(other.extras)) {
+      return false;
+    }
+    if (objective == null || other.objective == null) {
+      return objective == null && other.objective == null;
+    }
+    return objective.output() == other.objective.output();
+  }
+
+  /** One pass of all rows of {@code passes} (which can share a call), in order. */
+  public static Pass concat(List<Pass> passes) {
+    if (passes.size() == 1) {
+      return passes.get(0);
+    }
+    List<float[]> images = new java.util.ArrayList<>();
+    List<float[]> weights = new java.util.ArrayList<>();
+    int[] ranks = new int[passes.stream().mapToInt(Pass::size).sum()];
+    int row = 0;
+    for (Pass p : passes) {
+      images.addAll(p.images());
+      if (p.objective() != null) {
+        weights.addAll(p.objective().classWeights());
+        System.arraycopy(p.objective().ranks(), 0, ranks, row, p.size());
+      }
+      row += p.size();
+    }
+    Pass first = passes.get(0);
+    return new Pass(images, first.objective() == null ? null
+        : new Objective(first.objective().output(), weights, ranks), first.extras());
+  }
+
   /** The same pass with {@code extras}. */
   public Pass with(Extras newExtras) {
     return new Pass(images, objective, newExtras);

@@ -2,7 +2,6 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
-import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplainEvent.SaliencyMap;
 import dev.salient.server.render.ColourScale;
@@ -67,41 +66,13 @@ public final class SignedSaliency implements ExplanationMethod {
     return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
   }
 
-  private static final class Run implements MethodRun {
-    private final MethodContext context;
-    private final Parameters parameters;
-    private boolean done;
-
+  private static final class Run extends SingleGradientRun {
     Run(MethodContext context, Parameters parameters) {
-      this.context = context;
-      this.parameters = parameters;
+      super(context, parameters.output());
     }
 
     @Override
-    public List<ExplainEvent> initialEvents() {
-      if (parameters.output() == Pass.Output.LOGIT && context.logitGradient() != null) {
-        done = true;
-        return events(context.logits(), context.logitGradient(), 0);
-      }
-      return List.of();
-    }
-
-    @Override
-    public Pass nextPass() {
-      if (done) {
-        return null;
-      }
-      return Pass.gradient(List.of(context.image()), parameters.output(),
-          new int[] {context.target()}, context.model().numClasses());
-    }
-
-    @Override
-    public List<ExplainEvent> onPassResult(PassResult result) {
-      done = true;
-      return events(result.logits().get(0), result.gradients().get(0), 1);
-    }
-
-    private List<ExplainEvent> events(float[] logits, float[] gradient, int passes) {
+    protected List<ExplainEvent> events(float[] logits, float[] gradient, int passes) {
       InputSpec spec = context.model().input();
       float[] positive = GradientMaps.positive(gradient, spec.channels());
       float[] negative = GradientMaps.negative(gradient, spec.channels());
@@ -121,14 +92,14 @@ public final class SignedSaliency implements ExplanationMethod {
       ExplainEvent frame = new ExplainEvent.Frame(1, "gradient", targetProbability,
           context.top(logits), frameValues,
           context.frames().tensors() ? GradientMaps.channelMap(spec, context.image()) : null,
-          context.frames().tensors() ? signedMap : null, 1 + passes);
+          context.frames().tensors() ? signedMap : null, passes);
       ExplainEvent result = new ExplainEvent.Result(
           List.of(new SaliencyMap("positive", GradientMaps.pixelMap(spec, positive),
                   ColourScale.SEQUENTIAL),
               new SaliencyMap("negative", GradientMaps.pixelMap(spec, negative),
                   ColourScale.SEQUENTIAL),
               new SaliencyMap("signed", signedMap, ColourScale.DIVERGING)),
-          values, List.of(), List.of(), 1, 1 + passes, 0);
+          values, List.of(), List.of(), 1, passes, 0);
       return List.of(frame, result);
     }
   }

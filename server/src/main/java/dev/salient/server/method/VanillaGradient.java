@@ -2,7 +2,6 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
-import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplainEvent.SaliencyMap;
 import dev.salient.server.render.ColourScale;
@@ -70,42 +69,16 @@ public final class VanillaGradient implements ExplanationMethod {
     return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
   }
 
-  private static final class Run implements MethodRun {
-    private final MethodContext context;
+  private static final class Run extends SingleGradientRun {
     private final Parameters parameters;
-    private boolean done;
 
     Run(MethodContext context, Parameters parameters) {
-      this.context = context;
+      super(context, parameters.output());
       this.parameters = parameters;
     }
 
     @Override
-    public List<ExplainEvent> initialEvents() {
-      // The logit's gradient came with the prediction: no pass of its own is needed.
-      if (parameters.output() == Pass.Output.LOGIT && context.logitGradient() != null) {
-        done = true;
-        return events(context.logits(), context.logitGradient());
-      }
-      return List.of();
-    }
-
-    @Override
-    public Pass nextPass() {
-      if (done) {
-        return null;
-      }
-      return Pass.gradient(List.of(context.image()), parameters.output(),
-          new int[] {context.target()}, context.model().numClasses());
-    }
-
-    @Override
-    public List<ExplainEvent> onPassResult(PassResult result) {
-      done = true;
-      return events(result.logits().get(0), result.gradients().get(0));
-    }
-
-    private List<ExplainEvent> events(float[] logits, float[] gradient) {
+    protected List<ExplainEvent> events(float[] logits, float[] gradient, int passes) {
       InputSpec spec = context.model().input();
       float targetProbability = context.score(logits, context.target()).probability();
       float[] saliency = parameters.reduction().apply(gradient, spec.channels());
@@ -127,12 +100,12 @@ public final class VanillaGradient implements ExplanationMethod {
       ExplainEvent frame = new ExplainEvent.Frame(1, "gradient", targetProbability,
           context.top(logits), frameValues,
           context.frames().tensors() ? new FloatTensor(spec.shape(), context.image()) : null,
-          context.frames().tensors() ? map : null, 1);
+          context.frames().tensors() ? map : null, passes);
       ExplainEvent resultEvent = new ExplainEvent.Result(
           List.of(new SaliencyMap("saliency", map, scale),
               new SaliencyMap("gradient", new FloatTensor(spec.shape(), gradient),
                   ColourScale.DIVERGING)),
-          values, List.of(), List.of(), 1, 1, 0);
+          values, List.of(), List.of(), 1, passes, 0);
       return List.of(frame, resultEvent);
     }
 

@@ -198,7 +198,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     for (var it = ready.iterator(); it.hasNext() && rows < settings.maxBatch(); ) {
       Job job = it.next();
       Pass pass = job.nextPass();
-      if (job.modelName().equals(first.modelName()) && compatible(firstPass, pass)
+      if (job.modelName().equals(first.modelName()) && firstPass.canShareCallWith(pass)
           && rows + pass.size() <= settings.maxBatch()) {
         it.remove();
         batch.add(job);
@@ -207,7 +207,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       }
     }
     meters.queueDepth.set(ready.size());
-    Pass combined = combine(passes);
+    Pass combined = Pass.concat(passes);
     String model = first.modelName();
     PassEngine current = engine;
     engineBusy = true;
@@ -236,37 +236,6 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
                 + " model passes; allow more time or ask for fewer steps"));
       }
     }
-  }
-
-  private static boolean compatible(Pass a, Pass b) {
-    if (!a.extras().equals(b.extras())) {
-      return false;
-    }
-    if (a.objective() == null || b.objective() == null) {
-      return a.objective() == null && b.objective() == null;
-    }
-    return a.objective().output() == b.objective().output();
-  }
-
-  private static Pass combine(List<Pass> passes) {
-    if (passes.size() == 1) {
-      return passes.get(0);
-    }
-    List<float[]> images = new ArrayList<>();
-    List<float[]> weights = new ArrayList<>();
-    int[] ranks = new int[passes.stream().mapToInt(Pass::size).sum()];
-    int row = 0;
-    for (Pass p : passes) {
-      images.addAll(p.images());
-      if (p.objective() != null) {
-        weights.addAll(p.objective().classWeights());
-        System.arraycopy(p.objective().ranks(), 0, ranks, row, p.size());
-      }
-      row += p.size();
-    }
-    Pass first = passes.get(0);
-    return new Pass(images, first.objective() == null ? null
-        : new Pass.Objective(first.objective().output(), weights, ranks), first.extras());
   }
 
   private Behavior<Command> onRoundDone(RoundDone done) {

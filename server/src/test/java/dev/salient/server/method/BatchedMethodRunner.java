@@ -81,7 +81,7 @@ public final class BatchedMethodRunner {
       for (List<Integer> group : groups.values()) {
         List<Pass> groupPasses = group.stream().map(i -> runs.get(i).nextPass()).toList();
         long start = System.nanoTime();
-        PassResult result = engine.run(model.name(), combine(groupPasses));
+        PassResult result = engine.run(model.name(), Pass.concat(groupPasses));
         engineNanos += System.nanoTime() - start;
         int row = 0;
         for (int g = 0; g < group.size(); g++) {
@@ -112,23 +112,5 @@ public final class BatchedMethodRunner {
   private static String signature(Pass pass) {
     return (pass.objective() == null ? "forward" : pass.objective().output().name())
         + "/" + pass.extras();
-  }
-
-  private static Pass combine(List<Pass> passes) {
-    List<float[]> images = new ArrayList<>();
-    List<float[]> weights = new ArrayList<>();
-    int[] ranks = new int[passes.stream().mapToInt(Pass::size).sum()];
-    int row = 0;
-    for (Pass p : passes) {
-      images.addAll(p.images());
-      if (p.objective() != null) {
-        weights.addAll(p.objective().classWeights());
-        System.arraycopy(p.objective().ranks(), 0, ranks, row, p.size());
-      }
-      row += p.size();
-    }
-    Pass first = passes.get(0);
-    return new Pass(images, first.objective() == null ? null
-        : new Pass.Objective(first.objective().output(), weights, ranks), first.extras());
   }
 }
