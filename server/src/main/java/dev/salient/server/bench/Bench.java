@@ -84,7 +84,16 @@ public final class Bench implements Callable<Integer> {
       description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
   int maxBatch;
 
+  @Option(names = "--video-seconds", defaultValue = "60",
+      description = "Seconds of paced video for video.<fps>fps (default ${DEFAULT-VALUE}; 0 skips).")
+  private double videoSeconds;
+
+  @Option(names = "--video-fps", defaultValue = "30",
+      description = "Frame rate of the paced video stream (default ${DEFAULT-VALUE}).")
+  private double videoFps;
+
   private final ObjectMapper mapper = new ObjectMapper();
+  private final Map<String, Double> batch1Rates = new LinkedHashMap<>();
   private final PrintStream out;
 
   /** A benchmark printing to {@code out}. */
@@ -141,6 +150,10 @@ public final class Bench implements Callable<Integer> {
         iterativeBench(first, settings, clientSystem);
       } else {
         note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
+      }
+      if (videoSeconds > 0) {
+        new VideoBench(settings, clientSystem, this::emit).run(first.label(), first.model(),
+            videoFps, videoSeconds, 1000 / batch1Rates.get(first.label()));
       }
     } finally {
       clientSystem.terminate();
@@ -199,6 +212,7 @@ public final class Bench implements Callable<Integer> {
       note(String.format(Locale.ROOT, "engine %s batch %d: %.1f img/s", s.label(), size, rate));
     }
     emit("engine.batch1", s.label(), batch1, "img/s", null, Double.NaN);
+    batch1Rates.put(s.label(), batch1);
     ObjectNode extra = mapper.createObjectNode().put("batch_size", bestSize);
     emit("engine.bestbatch", s.label(), best, "img/s", "engine.batch1", batch1, extra);
     return best;
@@ -413,7 +427,7 @@ public final class Bench implements Callable<Integer> {
   }
 
   /** A smooth random image (sums of low-frequency sinusoids), deterministic by seed. */
-  private static float[] syntheticImage(InputSpec in, int seed) {
+  static float[] syntheticImage(InputSpec in, int seed) {
     Random random = new Random(seed);
     float[] x = new float[in.size()];
     int plane = in.height() * in.width();
