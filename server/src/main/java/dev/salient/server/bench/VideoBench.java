@@ -11,6 +11,7 @@ import dev.salient.grpc.Tensor;
 import dev.salient.grpc.VideoFrame;
 import dev.salient.grpc.VideoSession;
 import dev.salient.server.engine.ModelPackage;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -56,7 +57,7 @@ final class VideoBench {
 
   /** What one paced stream measured. */
   private record Run(int framesIn, int explained, int dropped, double[] latenciesMs,
-      double seconds, int maxQueueDepth) {}
+      double[] serverLatenciesMs, double seconds, int maxQueueDepth) {}
 
   /**
    * Streams {@code seconds} of frames at {@code fps} after a warm-up, and emits the results
@@ -70,31 +71,42 @@ final class VideoBench {
       // Warm the bidirectional path (the JIT, the stream stages) before measuring.
       stream(client, model, frames, fps, Math.min(10, Math.max(2, seconds / 6)));
       System.gc();
-      long rssStart = Memory.residentBytes();
+      long heapStart = heapUsedAfterGc();
+      long offHeapStart = Memory.residentBytes() - heapCommitted();
       Run run = stream(client, model, frames, fps, seconds);
-      System.gc();
-      long rssEnd = Memory.residentBytes();
+      long heapEnd = heapUsedAfterGc();
+      long offHeapEnd = Memory.residentBytes() - heapCommitted();
       int queueAfter = client.stats(StatsRequest.getDefaultInstance()).toCompletableFuture()
           .get(10, TimeUnit.SECONDS).getWorkers(0).getQueueDepth();
       double[] sorted = run.latenciesMs().clone();
       Arrays.sort(sorted);
       double p50 = percentile(sorted, 0.50);
       double p99 = percentile(sorted, 0.99);
+      double[] server = run.serverLatenciesMs().clone();
+      Arrays.sort(server);
       double outputFps = run.explained() / run.seconds();
       String bench = "video." + Math.round(fps) + "fps";
       ObjectNode extra = mapper.createObjectNode()
           .put("frames_in", run.framesIn()).put("frames_out", run.explained())
           .put("dropped", run.dropped()).put("p50_ms", round(p50)).put("p99_ms", round(p99))
+          .put("server_p50_ms", round(percentile(server, 0.5)))
+          .put("server_p99_ms", round(percentile(server, 0.99)))
           .put("max_queue_depth", run.maxQueueDepth()).put("queue_depth_after", queueAfter)
-          .put("rss_start_mb", round(rssStart / 1e6)).put("rss_end_mb", round(rssEnd / 1e6))
+          .put("off_heap_start_mb", round(offHeapStart / 1e6))
+          .put("off_heap_end_mb", round(offHeapEnd / 1e6))
+          .put("heap_start_mb", round(heapStart / 1e6)).put("heap_end_mb", round(heapEnd / 1e6))
           .put("seconds", round(run.seconds()));
       out.emit(bench, label, outputFps, "fps", "input_fps", fps, extra);
       out.emit(bench + ".p50_ms", label, p50, "ms", "engine.frame_ms", rawFrameMillis, null);
       out.emit(bench + ".p99_ms", label, p99, "ms", bench + ".p50_ms", p50, null);
       out.emit(bench + ".dropped", label, run.dropped(), "frames", "frames_in", run.framesIn(),
           null);
-      out.emit(bench + ".rss_growth", label, (rssEnd - rssStart) / 1e6, "MB", "rss_start",
-          rssStart / 1e6, null);
+      // A leak grows the live heap after a full GC, or the resident memory outside the heap
+      // (native tensors, threads); whole RSS also moves as the GC commits and frees heap.
+      out.emit(bench + ".heap_growth", label, (heapEnd - heapStart) / 1e6, "MB", "heap_start",
+          heapStart / 1e6, null);
+      out.emit(bench + ".off_heap_growth", label, (offHeapEnd - offHeapStart) / 1e6, "MB",
+          "off_heap_start", offHeapStart / 1e6, null);
     } finally {
       client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
@@ -105,6 +117,7 @@ final class VideoBench {
     int count = (int) Math.round(fps * seconds);
     long[] sentNanos = new long[count + 1];
     List<Double> latencies = new ArrayList<>(count);
+    List<Double> serverLatencies = new ArrayList<>(count);
     AtomicInteger explained = new AtomicInteger();
     AtomicInteger dropped = new AtomicInteger();
     AtomicLong lastAnswer = new AtomicLong();
@@ -131,6 +144,7 @@ final class VideoBench {
             if (a.hasExplained()) {
               explained.incrementAndGet();
               latencies.add((now - sentNanos[(int) a.getSequence()]) / 1e6);
+              serverLatencies.add(a.getServerLatencyUs() / 1e3);
             } else {
               dropped.incrementAndGet();
             }
@@ -141,6 +155,7 @@ final class VideoBench {
     }
     return new Run(count, explained.get(), dropped.get(),
         latencies.stream().mapToDouble(Double::doubleValue).toArray(),
+        serverLatencies.stream().mapToDouble(Double::doubleValue).toArray(),
         (lastAnswer.get() - start) / 1e9, maxQueue.getOrDefault("q", 0));
   }
 
@@ -157,6 +172,15 @@ final class VideoBench {
       frames.add(VideoFrame.newBuilder().setImage(Image.newBuilder().setTensor(tensor)).build());
     }
     return frames;
+  }
+
+  private static long heapUsedAfterGc() {
+    System.gc();
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  private static long heapCommitted() {
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
   }
 
   private static double percentile(double[] sorted, double q) {

@@ -196,7 +196,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     }
     Image image = frame.getImage();
     return new VideoInput(frame.getSequence(), frame.getCaptureTimeUs(), received,
-        () -> decode(image, model));
+        () -> decode(image, model), image.getDataCase() == Image.DataCase.TENSOR);
   }
 
   private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(ExplainOrder order) {

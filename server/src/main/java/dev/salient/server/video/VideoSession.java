@@ -212,7 +212,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     }
     sendAnswers();
     acknowledgeInputIfRoom();
-    return this;
+    return ended ? Behaviors.stopped() : this;
   }
 
   /** Asks for the next frame unless that would hold more frames than the session allows. */
@@ -226,9 +226,20 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     }
   }
 
+  /** Decodes the frame (here when it is a copy, else on the decoder) and submits its job. */
   private void submit(Slot slot) {
     inFlight++;
     long sequence = slot.input.sequence();
+    if (slot.input.cheap()) {
+      Decoded decoded;
+      try {
+        decoded = new Decoded(sequence, slot.input.pixels().get(), null);
+      } catch (RuntimeException e) {
+        decoded = new Decoded(sequence, null, e);
+      }
+      onDecoded(decoded);
+      return;
+    }
     CompletionStage<float[]> decoded =
         CompletableFuture.supplyAsync(slot.input.pixels(), decoder);
     getContext().pipeToSelf(decoded, (image, error) -> new Decoded(sequence, image, error));
@@ -240,8 +251,8 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
       return this;
     }
     if (decoded.error() != null) {
-      Throwable cause = decoded.error().getCause() != null ? decoded.error().getCause()
-          : decoded.error();
+      Throwable cause = decoded.error() instanceof java.util.concurrent.CompletionException
+          && decoded.error().getCause() != null ? decoded.error().getCause() : decoded.error();
       return fail(new SalientException.InvalidArgument(
           "frame " + decoded.sequence() + ": " + cause.getMessage(), cause));
     }
@@ -293,7 +304,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     }
     sendAnswers();
     acknowledgeInputIfRoom();
-    return this;
+    return ended ? Behaviors.stopped() : this;
   }
 
   private Behavior<Command> onOutputAck() {

@@ -38,7 +38,8 @@ class BenchTest {
     for (String name : List.of("engine.batch1", "engine.bestbatch", "vanilla.1clients",
         "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss",
         "memory.soak_growth", "engine.2engines_batch1", "video.30fps", "video.30fps.p50_ms",
-        "video.30fps.p99_ms", "video.30fps.dropped", "video.30fps.rss_growth")) {
+        "video.30fps.p99_ms", "video.30fps.dropped", "video.30fps.off_heap_growth",
+        "video.30fps.heap_growth", "engine.frame_ms_paced")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
     JsonNode vanilla = byName.get("vanilla.4clients");

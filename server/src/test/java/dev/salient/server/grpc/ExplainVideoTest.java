@@ -21,6 +21,7 @@ import dev.salient.grpc.VideoFrame;
 import dev.salient.grpc.VideoSession;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
+import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.MethodRegistry;
@@ -133,6 +134,28 @@ class ExplainVideoTest {
         assertEquals(expected[i], got[i], 1e-5 + 1e-4 * Math.abs(expected[i]), "pixel " + i);
       }
       assertEquals(alone.getValuesMap(), a.getExplained().getValuesMap());
+    }
+  }
+
+  @Test
+  void aRawTensorFrameIsAnsweredLikeTheSameImageEncoded() {
+    var input = ModelCatalog.embeddedDefault().defaultModel().input();
+    float[] pixels = ImageDecoder.decode(TestImages.bytes(3), input);
+    ByteBuffer bytes = ByteBuffer.allocate(pixels.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    bytes.asFloatBuffer().put(pixels);
+    VideoFrame tensorFrame = VideoFrame.newBuilder().setSequence(3).setImage(Image.newBuilder()
+        .setTensor(Tensor.newBuilder().addShape(1).addShape(28).addShape(28)
+            .setData(ByteString.copyFrom(bytes.array())))).build();
+    VideoSession.Builder session = session("vanilla").setDropPolicy(DropPolicy.NEVER_DROP);
+
+    var fromTensor = run(session, List.of(tensorFrame)).get(0).getExplained();
+    var fromPng = run(session, List.of(frame(3))).get(0).getExplained();
+
+    assertEquals(fromPng.getPredicted(), fromTensor.getPredicted());
+    float[] expected = floats(map(fromPng.getMapsList(), "saliency"));
+    float[] got = floats(map(fromTensor.getMapsList(), "saliency"));
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], got[i], 1e-6 + 1e-5 * Math.abs(expected[i]), "pixel " + i);
     }
   }
 

@@ -88,7 +88,7 @@ class VideoSessionTest {
   }
 
   static VideoInput frame(long sequence, java.util.function.Supplier<float[]> pixels) {
-    return new VideoInput(sequence, sequence * 33_333, System.nanoTime(), pixels);
+    return new VideoInput(sequence, sequence * 33_333, System.nanoTime(), pixels, false);
   }
 
   ExplainSupervisor.Submit submitted(long sequence) {
