@@ -116,6 +116,21 @@ class ExplainVideoTest {
   }
 
   @Test
+  void framesSentFasterThanTheServerExplainsAreDroppedCountedAndStillAnsweredInOrder() {
+    List<FrameExplanation> answers = run(session("smoothgrad").putParams("samples", "256")
+        .putParams("batch", "256").setMaxInFlight(1), frames(40));
+
+    assertEquals(LongStream.rangeClosed(1, 40).boxed().toList(),
+        answers.stream().map(FrameExplanation::getSequence).toList());
+    long dropped = answers.stream().filter(FrameExplanation::hasDropped).count();
+    assertTrue(dropped > 0, "a slow method drops frames");
+    assertTrue(answers.stream().filter(FrameExplanation::hasDropped)
+        .allMatch(a -> a.getDropped().getReason().equals("superseded")), "dropped as superseded");
+    assertTrue(answers.get(0).hasExplained() && answers.get(39).hasExplained(),
+        "the first frame and the last are explained");
+  }
+
+  @Test
   void anExplainedFrameCarriesTheMapOfTheSameImageExplainedAlone() {
     List<FrameExplanation> answers =
         run(session("vanilla").setDropPolicy(DropPolicy.NEVER_DROP), frames(5));
