@@ -3,6 +3,7 @@ package dev.salient.client.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.salient.grpc.StatsResponse;
+import dev.salient.grpc.VideoStats;
 import dev.salient.grpc.WorkerStats;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -37,6 +38,10 @@ final class StatsCommand extends ClientCommand {
           w.getQueueDepth(), w.getEngineCalls(), w.getImages(), meanBatch, w.getPassMeanMs(),
           w.getPassP50Ms(), w.getPassP99Ms(), w.getRestarts());
     }
+    VideoStats v = s.getVideo();
+    out.printf(Locale.ROOT, "video      %d sessions (%d open), frames: %d explained, %d superseded,"
+            + " %d refused (server busy)%n", v.getSessionsOpened(), v.getSessionsActive(),
+        v.getFramesExplained(), v.getFramesSuperseded(), v.getFramesServerBusy());
   }
 
   private static String json(StatsResponse s) {
@@ -56,6 +61,12 @@ final class StatsCommand extends ClientCommand {
       var sizes = n.putArray("batch_size_counts");
       w.getBatchSizeCountsList().forEach(sizes::add);
     }
+    VideoStats v = s.getVideo();
+    root.putObject("video").put("sessions_opened", v.getSessionsOpened())
+        .put("sessions_active", v.getSessionsActive())
+        .put("frames_explained", v.getFramesExplained())
+        .put("frames_superseded", v.getFramesSuperseded())
+        .put("frames_server_busy", v.getFramesServerBusy());
     return root.toString();
   }
 }

@@ -85,6 +85,11 @@ final class ProtoMapping {
       }
       b.addWorkers(wb);
     }
+    b.setVideo(dev.salient.grpc.VideoStats.newBuilder()
+        .setSessionsOpened(s.video().sessionsOpened()).setSessionsActive(s.video().sessionsActive())
+        .setFramesExplained(s.video().framesExplained())
+        .setFramesSuperseded(s.video().framesSuperseded())
+        .setFramesServerBusy(s.video().framesServerBusy()));
     return b.build();
   }
 

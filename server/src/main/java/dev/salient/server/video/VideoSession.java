@@ -8,6 +8,8 @@ import dev.salient.server.video.FrameAnswer.Explained;
 import dev.salient.server.worker.EventSink;
 import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
+import dev.salient.server.worker.SchedulerMetrics;
+import dev.salient.server.worker.SchedulerMetrics.FrameOutcome;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -109,6 +111,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   private final ActorRef<ExplainSupervisor.Command> supervisor;
   private final Executor decoder;
   private final long deadlineNanos;
+  private final SchedulerMetrics metrics;
   private final TimerScheduler<Command> timers;
   private final ArrayDeque<Slot> unanswered = new ArrayDeque<>();
   private final Map<Long, Slot> bySequence = new HashMap<>();
@@ -125,8 +128,10 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
 
   private VideoSession(ActorContext<Command> context, TimerScheduler<Command> timers,
       String sessionId, VideoSettings settings, ActorRef<ExplainSupervisor.Command> supervisor,
-      Executor decoder, long deadlineNanos) {
+      Executor decoder, long deadlineNanos, SchedulerMetrics metrics) {
     super(context);
+    this.metrics = metrics;
+    metrics.videoSessionOpened();
     this.timers = timers;
     this.sessionId = sessionId;
     this.settings = settings;
@@ -139,12 +144,14 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   /**
    * A session that explains frames with {@code settings} by submitting them to
    * {@code supervisor}, decoding them on {@code decoder}; it fails with DEADLINE_EXCEEDED at
-   * {@code deadlineNanos} ({@link System#nanoTime()}; {@link Long#MAX_VALUE} for none).
+   * {@code deadlineNanos} ({@link System#nanoTime()}; {@link Long#MAX_VALUE} for none), and
+   * counts its frames in {@code metrics}.
    */
   public static Behavior<Command> create(String sessionId, VideoSettings settings,
-      ActorRef<ExplainSupervisor.Command> supervisor, Executor decoder, long deadlineNanos) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new VideoSession(ctx, timers, sessionId, settings, supervisor, decoder, deadlineNanos)));
+      ActorRef<ExplainSupervisor.Command> supervisor, Executor decoder, long deadlineNanos,
+      SchedulerMetrics metrics) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new VideoSession(ctx, timers,
+        sessionId, settings, supervisor, decoder, deadlineNanos, metrics)));
   }
 
   @Override
@@ -339,6 +346,9 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
 
   private FrameAnswer answer(Slot slot) {
     FrameAnswer.Outcome outcome = slot.outcome;
+    metrics.videoFrame(outcome instanceof Explained ? FrameOutcome.EXPLAINED
+        : ((Dropped) outcome).reason().equals(Dropped.SUPERSEDED) ? FrameOutcome.SUPERSEDED
+        : FrameOutcome.SERVER_BUSY);
     if (outcome instanceof Explained x) {
       List<ExplainEvent.SaliencyMap> maps = smoother.next(x.maps());
       if (settings.renderPng()) {
@@ -365,23 +375,29 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     if (!ended) {
       ended = true;
       getContext().getLog().debug("video session {} failed: {}", sessionId, error.toString());
+      freeJobs();
       output.tell(new Failed(error));
     }
     return Behaviors.stopped();
   }
 
   private Behavior<Command> onPostStop() {
+    metrics.videoSessionClosed();
     if (!ended && output != null) {
       output.tell(new Failed(new SalientException.Unavailable(
           "the video session stopped unexpectedly; reopen the stream")));
     }
-    // Jobs still on a worker leave before their next pass.
+    freeJobs();
+    return this;
+  }
+
+  /** Jobs still on a worker leave before their next pass. */
+  private void freeJobs() {
     for (Slot slot : bySequence.values()) {
       if (slot.sink != null) {
         slot.sink.close();
       }
     }
-    return this;
   }
 
   /** Where one frame's job sends its events: back to the session. */

@@ -129,7 +129,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private Behavior<Command> onOpenVideo(OpenVideo open) {
     String id = "video-" + nextVideoId++;
     open.replyTo().tell(getContext().spawn(VideoSession.create(id, open.settings(),
-        getContext().getSelf(), open.decoder(), open.deadlineNanos()), id));
+        getContext().getSelf(), open.decoder(), open.deadlineNanos(), metrics), id));
     return this;
   }
 

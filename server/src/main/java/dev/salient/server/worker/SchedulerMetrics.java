@@ -23,6 +23,16 @@ public final class SchedulerMetrics {
   private final Counter rejected;
   private final Map<Outcome, Counter> ended = new ConcurrentHashMap<>();
   private final Map<String, WorkerMeters> workers = new ConcurrentHashMap<>();
+  private final Counter videoSessions;
+  private final AtomicInteger videoSessionsActive = new AtomicInteger();
+  private final Map<String, Counter> videoFrames = new ConcurrentHashMap<>();
+
+  /** What became of a frame of a video stream. */
+  public enum FrameOutcome {
+    EXPLAINED,
+    SUPERSEDED,
+    SERVER_BUSY
+  }
 
   /** How an admitted job ended. */
   public enum Outcome {
@@ -42,6 +52,30 @@ public final class SchedulerMetrics {
       ended.put(o, Counter.builder("salient.jobs.ended")
           .tag("outcome", o.name().toLowerCase(java.util.Locale.ROOT)).register(registry));
     }
+    videoSessions = Counter.builder("salient.video.sessions")
+        .description("video streams opened").register(registry);
+    registry.gauge("salient.video.sessions.active", videoSessionsActive);
+    for (FrameOutcome o : FrameOutcome.values()) {
+      String tag = o.name().toLowerCase(java.util.Locale.ROOT);
+      videoFrames.put(tag, Counter.builder("salient.video.frames").tag("outcome", tag)
+          .register(registry));
+    }
+  }
+
+  /** A video stream opened. */
+  public void videoSessionOpened() {
+    videoSessions.increment();
+    videoSessionsActive.incrementAndGet();
+  }
+
+  /** A video stream ended. */
+  public void videoSessionClosed() {
+    videoSessionsActive.decrementAndGet();
+  }
+
+  /** A frame of a video stream was answered. */
+  public void videoFrame(FrameOutcome outcome) {
+    videoFrames.get(outcome.name().toLowerCase(java.util.Locale.ROOT)).increment();
   }
 
   void admitted() {
@@ -71,7 +105,14 @@ public final class SchedulerMetrics {
         (long) ended.get(Outcome.DEADLINE_EXCEEDED).count(),
         (long) ended.get(Outcome.FAILED).count(),
         workers.values().stream().map(WorkerMeters::snapshot)
-            .sorted(java.util.Comparator.comparing(WorkerSnapshot::name)).toList());
+            .sorted(java.util.Comparator.comparing(WorkerSnapshot::name)).toList(),
+        new VideoSnapshot((long) videoSessions.count(), videoSessionsActive.get(),
+            frames(FrameOutcome.EXPLAINED), frames(FrameOutcome.SUPERSEDED),
+            frames(FrameOutcome.SERVER_BUSY)));
+  }
+
+  private long frames(FrameOutcome outcome) {
+    return (long) videoFrames.get(outcome.name().toLowerCase(java.util.Locale.ROOT)).count();
   }
 
   /** Scheduler counters and the workers' statistics. */
@@ -82,7 +123,12 @@ public final class SchedulerMetrics {
       long cancelled,
       long deadlineExceeded,
       long failed,
-      List<WorkerSnapshot> workers) {}
+      List<WorkerSnapshot> workers,
+      VideoSnapshot video) {}
+
+  /** Video streams and what became of their frames. */
+  public record VideoSnapshot(long sessionsOpened, int sessionsActive, long framesExplained,
+      long framesSuperseded, long framesServerBusy) {}
 
   /** One worker's statistics; {@code batchSizeCounts[b]} engine calls had {@code b} images. */
   public record WorkerSnapshot(

@@ -131,6 +131,24 @@ class ExplainVideoTest {
   }
 
   @Test
+  void statsCountTheSessionsAndWhatBecameOfTheirFrames() throws Exception {
+    var before = stats().getVideo();
+
+    List<FrameExplanation> answers = run(session("vanilla"), frames(20));
+
+    long explained = answers.stream().filter(FrameExplanation::hasExplained).count();
+    var after = stats().getVideo();
+    assertEquals(before.getSessionsOpened() + 1, after.getSessionsOpened());
+    assertEquals(before.getFramesExplained() + explained, after.getFramesExplained());
+    assertEquals(before.getFramesSuperseded() + 20 - explained, after.getFramesSuperseded());
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (stats().getVideo().getSessionsActive() > 0 && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertEquals(0, stats().getVideo().getSessionsActive(), "the ended session is closed");
+  }
+
+  @Test
   void anExplainedFrameCarriesTheMapOfTheSameImageExplainedAlone() {
     List<FrameExplanation> answers =
         run(session("vanilla").setDropPolicy(DropPolicy.NEVER_DROP), frames(5));

@@ -18,6 +18,7 @@ import dev.salient.server.video.FrameAnswer.Dropped;
 import dev.salient.server.video.FrameAnswer.Explained;
 import dev.salient.server.video.VideoSettings.DropPolicy;
 import dev.salient.server.worker.ExplainSupervisor;
+import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.time.Duration;
 import java.util.List;
@@ -44,6 +45,8 @@ class VideoSessionTest {
   static final ActorTestKit kit = ActorTestKit.create();
   static final ModelPackage MODEL = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
   static final Duration QUIET = Duration.ofMillis(200);
+  static final SchedulerMetrics METRICS =
+      new SchedulerMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
 
   final TestProbe<ExplainSupervisor.Command> supervisor = kit.createTestProbe();
   final TestProbe<VideoSession.Output> output = kit.createTestProbe();
@@ -69,7 +72,7 @@ class VideoSessionTest {
 
   void open(VideoSettings settings, long deadlineNanos) {
     session = kit.spawn(VideoSession.create("test", settings, supervisor.ref(), Runnable::run,
-        deadlineNanos));
+        deadlineNanos, METRICS));
     Pair<SourceQueueWithComplete<VideoInput>, Source<VideoInput, org.apache.pekko.NotUsed>> q =
         Source.<VideoInput>queue(256, OverflowStrategy.backpressure()).preMaterialize(kit.system());
     frames = q.first();
@@ -190,7 +193,7 @@ class VideoSessionTest {
     AtomicInteger pulled = new AtomicInteger();
     ActorRef<VideoSession.Command> s = kit.spawn(VideoSession.create("test",
         settings(1, DropPolicy.LATEST_FRAME_WINS, 0), supervisor.ref(), Runnable::run,
-        Long.MAX_VALUE));
+        Long.MAX_VALUE, METRICS));
     session = s;
     Source<VideoInput, ?> endless = Source.fromIterator(() -> Stream.iterate(1L, n -> n + 1)
         .map(n -> {
