@@ -45,6 +45,9 @@ public final class FakeExplainer implements Explainer {
   public final AtomicReference<ClassifyRequest> lastClassify = new AtomicReference<>();
   public final AtomicReference<DescribeModelRequest> lastDescribe = new AtomicReference<>();
 
+  /** When set, ExplainVideo (only) fails with this status. */
+  public final AtomicReference<Status> videoFailure = new AtomicReference<>();
+
   /** ExplainVideo answers every k-th frame (counted from 1) as superseded; 0: none. */
   public final AtomicInteger dropEvery = new AtomicInteger();
 
@@ -58,6 +61,7 @@ public final class FakeExplainer implements Explainer {
 
   /** Back to the canned answers, before each test. */
   public void reset() {
+    videoFailure.set(null);
     dropEvery.set(0);
     frameDelay.set(Duration.ZERO);
     lastSession.set(null);
@@ -110,7 +114,7 @@ public final class FakeExplainer implements Explainer {
 
   @Override
   public Source<FrameExplanation, NotUsed> explainVideo(Source<VideoFrame, NotUsed> in) {
-    Status status = failure.get();
+    Status status = videoFailure.get() != null ? videoFailure.get() : failure.get();
     if (status != null) {
       return Source.failed(new GrpcServiceException(status));
     }

@@ -74,7 +74,7 @@ public final class FfmpegVideoInput implements VideoInput {
   }
 
   @Override
-  public Optional<InputFrame> next() throws IOException {
+  public synchronized Optional<InputFrame> next() throws IOException {
     if (closed) {
       return Optional.empty();
     }
@@ -94,7 +94,7 @@ public final class FfmpegVideoInput implements VideoInput {
   }
 
   @Override
-  public void close() throws IOException {
+  public synchronized void close() throws IOException {
     if (closed) {
       return;
     }

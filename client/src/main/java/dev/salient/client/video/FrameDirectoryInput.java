@@ -59,7 +59,7 @@ public final class FrameDirectoryInput implements VideoInput {
   }
 
   @Override
-  public Optional<InputFrame> next() throws IOException {
+  public synchronized Optional<InputFrame> next() throws IOException {
     if (index >= files.size()) {
       return Optional.empty();
     }
@@ -74,7 +74,7 @@ public final class FrameDirectoryInput implements VideoInput {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     index = files.size();
   }
 

@@ -15,7 +15,10 @@ public interface VideoInput extends AutoCloseable {
   /** The next frame, or empty at the end. */
   Optional<InputFrame> next() throws IOException;
 
-  /** Releases the decoder; idempotent. */
+  /**
+   * Releases the decoder; idempotent. Safe while another thread is in {@link #next()}: it waits
+   * for that frame, and later calls of {@code next} return empty.
+   */
   @Override
   void close() throws IOException;
 

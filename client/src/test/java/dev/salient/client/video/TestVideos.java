@@ -5,6 +5,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import org.bytedeco.ffmpeg.global.avcodec;
+import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacv.FFmpegFrameRecorder;
 import org.bytedeco.javacv.Java2DFrameConverter;
 
@@ -34,6 +35,8 @@ public final class TestVideos {
   /** Writes {@code frames} frames at {@code fps} into an MP4 with FFmpeg's own recorder. */
   public static Path movingSquareMp4(Path file, int frames, double fps, int width, int height)
       throws Exception {
+    // FFmpeg prints the stream layout and encoder notes to stderr at its default level.
+    avutil.av_log_set_level(avutil.AV_LOG_ERROR);
     try (FFmpegFrameRecorder recorder = new FFmpegFrameRecorder(file.toFile(), width, height, 0);
         Java2DFrameConverter converter = new Java2DFrameConverter()) {
       recorder.setFormat("mp4");
