@@ -76,7 +76,7 @@ public final class SalientServer implements AutoCloseable {
         "explain-supervisor", Props.empty());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, metrics,
         system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer());
+        settings.streamBuffer(), settings.videoMaxInFlight());
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(

@@ -16,7 +16,8 @@ public record SalientSettings(
     Duration restartMaxBackoff,
     int maxInFlight,
     int streamBuffer,
-    Duration shutdownTimeout) {
+    Duration shutdownTimeout,
+    int videoMaxInFlight) {
 
   /** Checks ranges so a bad configuration fails at start-up with the key to fix. */
   public SalientSettings {
@@ -25,6 +26,7 @@ public record SalientSettings(
     require(maxBatch >= 1, "salient.scheduler.max-batch must be at least 1");
     require(maxInFlight >= 1, "salient.scheduler.max-in-flight must be at least 1");
     require(streamBuffer >= 1, "salient.scheduler.stream-buffer must be at least 1");
+    require(videoMaxInFlight >= 1, "salient.video.max-in-flight must be at least 1");
     devices = List.copyOf(devices);
   }
 
@@ -42,7 +44,8 @@ public record SalientSettings(
         c.getDuration("scheduler.restart-max-backoff"),
         c.getInt("scheduler.max-in-flight"),
         c.getInt("scheduler.stream-buffer"),
-        c.getDuration("shutdown-timeout"));
+        c.getDuration("shutdown-timeout"),
+        c.getInt("video.max-in-flight"));
   }
 
   /** The device workers' part of the settings. */

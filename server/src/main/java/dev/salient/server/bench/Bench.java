@@ -84,7 +84,16 @@ public final class Bench implements Callable<Integer> {
       description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
   int maxBatch;
 
+  @Option(names = "--video-seconds", defaultValue = "60",
+      description = "Seconds of paced video for video.<fps>fps (default ${DEFAULT-VALUE}; 0 skips).")
+  private double videoSeconds;
+
+  @Option(names = "--video-fps", defaultValue = "30",
+      description = "Frame rate of the paced video stream (default ${DEFAULT-VALUE}).")
+  private double videoFps;
+
   private final ObjectMapper mapper = new ObjectMapper();
+  private final Map<String, Double> batch1Rates = new LinkedHashMap<>();
   private final PrintStream out;
 
   /** A benchmark printing to {@code out}. */
@@ -142,6 +151,10 @@ public final class Bench implements Callable<Integer> {
       } else {
         note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
       }
+      if (videoSeconds > 0) {
+        new VideoBench(settings, clientSystem, this::emit).run(first.label(), first.model(),
+            videoFps, videoSeconds, 1000 / batch1Rates.get(first.label()));
+      }
     } finally {
       clientSystem.terminate();
       serverSystem.terminate();
@@ -172,7 +185,7 @@ public final class Bench implements Callable<Integer> {
   }
 
   /** Forward + input gradient images/s at each batch size; returns the best. */
-  private double engineBench(InferenceEngine engine, Subject s) {
+  private double engineBench(InferenceEngine engine, Subject s) throws InterruptedException {
     float[] image = ImageDecoder.decode(s.png(), s.model().input());
     double batch1 = 0;
     double best = 0;
@@ -199,9 +212,36 @@ public final class Bench implements Callable<Integer> {
       note(String.format(Locale.ROOT, "engine %s batch %d: %.1f img/s", s.label(), size, rate));
     }
     emit("engine.batch1", s.label(), batch1, "img/s", null, Double.NaN);
+    batch1Rates.put(s.label(), batch1);
+    if (videoSeconds > 0) {
+      pacedFrame(engine, s, image, 1000 / batch1);
+    }
     ObjectNode extra = mapper.createObjectNode().put("batch_size", bestSize);
     emit("engine.bestbatch", s.label(), best, "img/s", "engine.batch1", batch1, extra);
     return best;
+  }
+
+  /**
+   * One batch-1 pass per video frame interval, as a live stream at {@code --video-fps} calls the
+   * engine: idle between frames, caches and the intra-op thread pool go cold, so a pass takes
+   * longer than in a tight loop. Reported beside the tight-loop time, which stays the baseline.
+   */
+  private void pacedFrame(InferenceEngine engine, Subject s, float[] image, double loopMillis)
+      throws InterruptedException {
+    Pass pass = Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0},
+        s.model().numClasses());
+    int frames = (int) Math.max(30, Math.min(videoFps * 5, videoFps * videoSeconds));
+    double[] millis = new double[frames];
+    long interval = (long) (1e9 / videoFps);
+    for (int i = 0; i < frames; i++) {
+      long start = System.nanoTime();
+      engine.run(s.model().name(), pass);
+      long took = System.nanoTime() - start;
+      millis[i] = took / 1e6;
+      TimeUnit.NANOSECONDS.sleep(Math.max(0, interval - took));
+    }
+    emit("engine.frame_ms_paced", s.label(), median(millis), "ms", "engine.frame_ms", loopMillis,
+        mapper.createObjectNode().put("fps", videoFps));
   }
 
   /**
@@ -413,7 +453,7 @@ public final class Bench implements Callable<Integer> {
   }
 
   /** A smooth random image (sums of low-frequency sinusoids), deterministic by seed. */
-  private static float[] syntheticImage(InputSpec in, int seed) {
+  static float[] syntheticImage(InputSpec in, int seed) {
     Random random = new Random(seed);
     float[] x = new float[in.size()];
     int plane = in.height() * in.width();

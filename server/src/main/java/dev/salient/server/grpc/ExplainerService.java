@@ -7,22 +7,29 @@ import dev.salient.grpc.DescribeModelResponse;
 import dev.salient.grpc.ExplainEvent;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerPowerApi;
+import dev.salient.grpc.FrameExplanation;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.ListModelsResponse;
 import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
+import dev.salient.grpc.VideoFrame;
 import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.SalientException;
+import dev.salient.server.video.VideoInput;
+import dev.salient.server.video.VideoSession;
+import dev.salient.server.video.VideoSettings;
 import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.QueueEventSink;
 import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -30,10 +37,13 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.grpc.javadsl.Metadata;
+import org.apache.pekko.stream.CompletionStrategy;
 import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
 
 /**
  * The salient.v1.Explainer service: validates requests, decodes images off the handler threads,
@@ -42,6 +52,7 @@ import org.apache.pekko.stream.javadsl.Source;
 public final class ExplainerService implements ExplainerPowerApi {
   private static final int MAX_TOP_K = 1000;
   private static final int MAX_FRAME_STRIDE = 1_000_000;
+  private static final Duration OPEN_TIMEOUT = Duration.ofSeconds(10);
 
   private final ModelCatalog catalog;
   private final MethodRegistry methods;
@@ -50,14 +61,16 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final ActorSystem<?> system;
   private final Executor decoder;
   private final int streamBuffer;
+  private final int videoMaxInFlight;
 
   /**
    * A service over {@code supervisor}; images are decoded on {@code decoder} and each response
-   * stream buffers at most {@code streamBuffer} events before the job waits for its client.
+   * stream buffers at most {@code streamBuffer} events before the job waits for its client; a
+   * video session explains at most {@code videoMaxInFlight} frames at once.
    */
   public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
       ActorRef<ExplainSupervisor.Command> supervisor, SchedulerMetrics metrics,
-      ActorSystem<?> system, Executor decoder, int streamBuffer) {
+      ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight) {
     this.catalog = catalog;
     this.metrics = metrics;
     this.methods = methods;
@@ -65,6 +78,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     this.system = system;
     this.decoder = decoder;
     this.streamBuffer = streamBuffer;
+    this.videoMaxInFlight = videoMaxInFlight;
   }
 
   @Override
@@ -117,6 +131,72 @@ public final class ExplainerService implements ExplainerPowerApi {
   @Override
   public CompletionStage<StatsResponse> stats(StatsRequest in, Metadata metadata) {
     return CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot()));
+  }
+
+  /**
+   * Opens a video session from the first message, then streams its frames to the session actor
+   * and its answers back; the session does the ordering, dropping and smoothing.
+   */
+  @Override
+  public Source<FrameExplanation, NotUsed> explainVideo(Source<VideoFrame, NotUsed> in,
+      Metadata metadata) {
+    long deadlineNanos = GrpcTimeout.deadlineNanos(metadata);
+    return in.prefixAndTail(1).flatMapConcat(split -> {
+      if (split.first().isEmpty()) {
+        return Source.<FrameExplanation>empty();
+      }
+      VideoFrame first = split.first().get(0);
+      VideoSettings settings = videoSettings(first);
+      Source<VideoFrame, NotUsed> frames = first.hasImage()
+          ? Source.single(first.toBuilder().clearSession().build()).concat(split.second())
+          : split.second();
+      Source<VideoInput, NotUsed> inputs = frames.map(f -> videoInput(f, settings.model()));
+      CompletionStage<ActorRef<VideoSession.Command>> session = AskPattern.ask(supervisor,
+          reply -> new ExplainSupervisor.OpenVideo(settings, decoder, deadlineNanos, reply),
+          OPEN_TIMEOUT, system.scheduler());
+      return Source.completionStage(session).flatMapConcat(ref ->
+          ActorSource.<VideoSession.Output, VideoSession.Command>actorRefWithBackpressure(ref,
+                  VideoSession.OutputAck.INSTANCE,
+                  o -> o instanceof VideoSession.End
+                      ? Optional.of(CompletionStrategy.draining()) : Optional.empty(),
+                  o -> o instanceof VideoSession.Failed f ? Optional.of(f.error())
+                      : Optional.empty())
+              .mapMaterializedValue(output -> {
+                ref.tell(new VideoSession.Start(output, inputs));
+                return NotUsed.getInstance();
+              }))
+          .map(o -> ProtoMapping.frameExplanation(((VideoSession.Answer) o).answer()));
+    });
+  }
+
+  private VideoSettings videoSettings(VideoFrame first) {
+    if (!first.hasSession()) {
+      throw new SalientException.InvalidArgument("the first message of a video stream must carry "
+          + "`session` (model, method, ...); it opens the session");
+    }
+    var session = first.getSession();
+    ModelPackage model = catalog.require(session.getModel());
+    return VideoSettings.validate(model, methods, session.getMethod(), session.getParamsMap(),
+        ProtoMapping.target(session.hasTarget(), session.getTarget()), session.getMaxInFlight(),
+        videoMaxInFlight, ProtoMapping.dropPolicy(session.getDropPolicy()),
+        session.getSmoothing(),
+        ProtoMapping.positiveOrDefault(session.getTopK(), 5, "top_k", MAX_TOP_K),
+        session.getRenderPng());
+  }
+
+  private static VideoInput videoInput(VideoFrame frame, ModelPackage model) {
+    long received = System.nanoTime();
+    if (frame.hasSession()) {
+      throw new SalientException.InvalidArgument("frame " + frame.getSequence() + " carries "
+          + "`session`: only the first message of a video stream may set it");
+    }
+    if (!frame.hasImage() || frame.getImage().getDataCase() == Image.DataCase.DATA_NOT_SET) {
+      throw new SalientException.InvalidArgument("frame " + frame.getSequence() + " has no image: "
+          + "set Image.encoded (PNG or JPEG bytes) or Image.tensor");
+    }
+    Image image = frame.getImage();
+    return new VideoInput(frame.getSequence(), frame.getCaptureTimeUs(), received,
+        () -> decode(image, model), image.getDataCase() == Image.DataCase.TENSOR);
   }
 
   private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(ExplainOrder order) {

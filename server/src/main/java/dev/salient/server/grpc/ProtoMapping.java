@@ -3,8 +3,12 @@ package dev.salient.server.grpc;
 import com.google.protobuf.ByteString;
 import dev.salient.grpc.ClassScore;
 import dev.salient.grpc.Curve;
+import dev.salient.grpc.DropPolicy;
+import dev.salient.grpc.DroppedFrame;
 import dev.salient.grpc.ExplainEvent;
+import dev.salient.grpc.ExplainedFrame;
 import dev.salient.grpc.Frame;
+import dev.salient.grpc.FrameExplanation;
 import dev.salient.grpc.MethodInfo;
 import dev.salient.grpc.ModelInfo;
 import dev.salient.grpc.ParameterInfo;
@@ -20,6 +24,8 @@ import dev.salient.server.method.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.ParameterSpec;
 import dev.salient.server.util.SalientException;
+import dev.salient.server.video.FrameAnswer;
+import dev.salient.server.video.VideoSettings;
 import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.nio.ByteBuffer;
@@ -142,6 +148,33 @@ final class ProtoMapping {
       b.addSnapshots(sb);
     }
     return ExplainEvent.newBuilder().setResult(b).build();
+  }
+
+  static FrameExplanation frameExplanation(FrameAnswer a) {
+    FrameExplanation.Builder b = FrameExplanation.newBuilder()
+        .setSequence(a.sequence()).setCaptureTimeUs(a.captureTimeUs())
+        .setServerLatencyUs(a.serverLatencyNanos() / 1000);
+    if (a.outcome() instanceof FrameAnswer.Explained x) {
+      ExplainedFrame.Builder e = ExplainedFrame.newBuilder()
+          .setPredicted(score(x.predicted())).setTarget(score(x.target()))
+          .putAllValues(x.values());
+      x.top().forEach(c -> e.addTop(score(c)));
+      x.maps().forEach(m -> e.addMaps(map(m)));
+      b.setExplained(e);
+    } else {
+      var d = (FrameAnswer.Dropped) a.outcome();
+      b.setDropped(DroppedFrame.newBuilder().setReason(d.reason()).setDetail(d.detail()));
+    }
+    return b.build();
+  }
+
+  static VideoSettings.DropPolicy dropPolicy(DropPolicy p) {
+    return switch (p) {
+      case LATEST_FRAME_WINS -> VideoSettings.DropPolicy.LATEST_FRAME_WINS;
+      case NEVER_DROP -> VideoSettings.DropPolicy.NEVER_DROP;
+      case UNRECOGNIZED -> throw new SalientException.InvalidArgument(
+          "drop_policy is not one this server knows: use LATEST_FRAME_WINS or NEVER_DROP");
+    };
   }
 
   private static SaliencyMap map(dev.salient.server.method.ExplainEvent.SaliencyMap m) {

@@ -1,6 +1,7 @@
 package dev.salient.server.render;
 
 import dev.salient.server.engine.InputSpec;
+import dev.salient.server.method.ExplainEvent.FloatTensor;
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -67,6 +68,29 @@ public final class OverlayRenderer {
       rgb[i] = pixel;
     }
     return png(rgb, h, w);
+  }
+
+  /**
+   * The input image with {@code map} blended over it, as a PNG; a per-channel map [C, H, W] is
+   * shown as its channel mean, so each map is one picture.
+   */
+  public static byte[] overlayPng(float[] imageChw, InputSpec spec, FloatTensor map,
+      ColourScale scale) {
+    long[] shape = map.shape();
+    int h = (int) shape[shape.length - 2];
+    int w = (int) shape[shape.length - 1];
+    float[] data = map.data();
+    if (shape.length == 3) {
+      int channels = (int) shape[0];
+      float[] mean = new float[h * w];
+      for (int c = 0; c < channels; c++) {
+        for (int p = 0; p < h * w; p++) {
+          mean[p] += data[c * h * w + p] / channels;
+        }
+      }
+      data = mean;
+    }
+    return overlayPng(imageChw, spec, data, h, w, scale);
   }
 
   /** The heatmap alone, coloured and enlarged the same way as in {@link #overlayPng}, as a PNG. */

@@ -163,21 +163,7 @@ final class Job {
   }
 
   private byte[] overlay(SaliencyMap map) {
-    long[] shape = map.tensor().shape();
-    int h = (int) shape[shape.length - 2];
-    int w = (int) shape[shape.length - 1];
-    float[] data = map.tensor().data();
-    if (shape.length == 3) {
-      // A per-channel map is shown as its channel mean: one picture per map.
-      int channels = (int) shape[0];
-      float[] mean = new float[h * w];
-      for (int c = 0; c < channels; c++) {
-        for (int p = 0; p < h * w; p++) {
-          mean[p] += data[c * h * w + p] / channels;
-        }
-      }
-      data = mean;
-    }
-    return OverlayRenderer.overlayPng(order.image(), model.input(), data, h, w, map.colourScale());
+    return OverlayRenderer.overlayPng(order.image(), model.input(), map.tensor(),
+        map.colourScale());
   }
 }

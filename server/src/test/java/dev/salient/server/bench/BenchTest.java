@@ -25,7 +25,7 @@ class BenchTest {
 
     int exit = new CommandLine(bench).execute("--json", "--models", "default", "--seconds",
         "0.2", "--clients", "1,4", "--iterative-method", "vanilla", "--iterative-param",
-        "output=probability");
+        "output=probability", "--video-seconds", "1");
 
     assertEquals(0, exit);
     ObjectMapper mapper = new ObjectMapper();
@@ -37,7 +37,9 @@ class BenchTest {
         .collect(Collectors.toMap(n -> n.get("bench").asText(), n -> n, (a, b) -> a));
     for (String name : List.of("engine.batch1", "engine.bestbatch", "vanilla.1clients",
         "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss",
-        "memory.soak_growth", "engine.2engines_batch1")) {
+        "memory.soak_growth", "engine.2engines_batch1", "video.30fps", "video.30fps.p50_ms",
+        "video.30fps.p99_ms", "video.30fps.dropped", "video.30fps.off_heap_growth",
+        "video.30fps.heap_growth", "engine.frame_ms_paced")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
     JsonNode vanilla = byName.get("vanilla.4clients");
@@ -46,5 +48,9 @@ class BenchTest {
     assertEquals(vanilla.get("value").asDouble() / vanilla.get("baseline_value").asDouble(),
         vanilla.get("ratio").asDouble(), 0.01);
     assertTrue(vanilla.get("value").asDouble() > 0);
+    JsonNode video = byName.get("video.30fps");
+    assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
+    assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
+        "every frame answered: explained or dropped");
   }
 }
