@@ -142,10 +142,11 @@ final class VideoAnswers implements AutoCloseable {
       return;
     }
     try {
+      BufferedImage drawn = HeatmapOverlay.draw(frame, lastMap, label, isDropped);
       if (output == null) {
-        output = VideoOutput.open(outFile, frame.getWidth(), frame.getHeight(), outFps);
+        output = VideoOutput.open(outFile, drawn.getWidth(), drawn.getHeight(), outFps);
       }
-      output.write(HeatmapOverlay.draw(frame, lastMap, label, isDropped));
+      output.write(drawn);
     } catch (IOException e) {
       throw new CliFailure("cannot write " + outFile + ": " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {

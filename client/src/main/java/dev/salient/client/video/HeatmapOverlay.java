@@ -23,6 +23,9 @@ import java.util.Optional;
  */
 public final class HeatmapOverlay {
 
+  /** Frames with a shorter side below this are enlarged by a whole factor to reach it. */
+  public static final int MIN_SIDE = 224;
+
   private static final double MAX_ALPHA = 0.65;
   private static final Color DROPPED = new Color(255, 170, 0);
   private static final Color LABEL_BACKGROUND = new Color(0, 0, 0, 160);
@@ -46,16 +49,19 @@ public final class HeatmapOverlay {
 
   /**
    * A new RGB image: {@code frame} with {@code map} (if any) over it and {@code label}; a
-   * {@code dropped} frame gets an amber border and label, as its map is an older frame's.
+   * {@code dropped} frame gets an amber border and label, as its map is an older frame's. A small
+   * frame (a 28 × 28 digit) is enlarged, pixels kept square, so that the label fits.
    */
   public static BufferedImage draw(
       BufferedImage frame, Optional<SaliencyMap> map, String label, boolean dropped) {
-    int w = frame.getWidth();
-    int h = frame.getHeight();
+    int scale = (MIN_SIDE + Math.min(frame.getWidth(), frame.getHeight()) - 1)
+        / Math.min(frame.getWidth(), frame.getHeight());
+    int w = frame.getWidth() * scale;
+    int h = frame.getHeight() * scale;
     BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = out.createGraphics();
     try {
-      g.drawImage(frame, 0, 0, null);
+      g.drawImage(frame, 0, 0, w, h, null);
       if (map.isPresent()) {
         g.setRenderingHint(
             RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
