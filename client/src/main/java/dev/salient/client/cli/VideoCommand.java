@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.SinkQueueWithCancel;
 import org.apache.pekko.stream.javadsl.Source;
@@ -127,6 +128,8 @@ final class VideoCommand extends ClientCommand {
               + " summary line.")
   boolean json;
 
+  private static final int ANSWER_BUFFER = 64;
+
   private DropPolicy policy;
 
   /** An answer and when it arrived, stamped before it waits for the output to be drawn. */
@@ -220,9 +223,12 @@ final class VideoCommand extends ClientCommand {
         deadline
             .map(d -> client.explainVideo(frames, d))
             .orElseGet(() -> client.explainVideo(frames));
+    // Answers are stamped on arrival, then wait while this thread draws; the buffer absorbs a
+    // slow first frame (fonts, FFmpeg's natives) before the wait would push back on the server.
     SinkQueueWithCancel<Received> queue =
         stream
             .map(a -> new Received(a, System.nanoTime()))
+            .buffer(ANSWER_BUFFER, OverflowStrategy.backpressure())
             .runWith(Sink.queue(), session.system());
     try {
       for (Optional<Received> r = pull(session, queue, feed);
