@@ -36,7 +36,8 @@ class HeatmapOverlayTest {
     int[] middle = rgb(out.getRGB(224, 112));
     int[] right = rgb(out.getRGB(408, 112));
     assertTrue(left[0] > 180 && left[2] < 100, "positive is red: " + List.of(left[0], left[2]));
-    assertTrue(right[2] > 180 && right[0] < 100, "negative is blue: " + List.of(right[0], right[2]));
+    assertTrue(
+        right[2] > 180 && right[0] < 100, "negative is blue: " + List.of(right[0], right[2]));
     assertEquals(List.of(128, 128, 128), List.of(middle[0], middle[1], middle[2]));
   }
 
@@ -47,7 +48,8 @@ class HeatmapOverlayTest {
     SaliencyMap saliency = positive.toBuilder().setName("saliency").build();
 
     assertEquals("saliency", HeatmapOverlay.pick(List.of(signed, saliency), "x").get().getName());
-    assertEquals("signed", HeatmapOverlay.pick(List.of(positive, signed), "signed").get().getName());
+    assertEquals(
+        "signed", HeatmapOverlay.pick(List.of(positive, signed), "signed").get().getName());
     assertEquals("m", HeatmapOverlay.pick(List.of(positive, signed), "gradcam").get().getName());
     assertTrue(HeatmapOverlay.pick(List.of(), "gradcam").isEmpty());
   }

@@ -60,7 +60,8 @@ class ModelInputTest {
   }
 
   private static float[] floats(Tensor t) {
-    FloatBuffer b = t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    FloatBuffer b =
+        t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     float[] v = new float[b.remaining()];
     b.get(v);
     return v;
