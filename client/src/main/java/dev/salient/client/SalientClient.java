@@ -9,7 +9,9 @@ import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.ListModelsResponse;
+import dev.salient.grpc.FrameExplanation;
 import dev.salient.grpc.Result;
+import dev.salient.grpc.VideoFrame;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -129,6 +131,21 @@ public final class SalientClient implements AutoCloseable {
   /** The event stream of one explanation, ended with DEADLINE_EXCEEDED after {@code deadline}. */
   public Source<ExplainEvent, NotUsed> explain(ExplainRequest request, Duration deadline) {
     return withDeadline(deadline).explain(request);
+  }
+
+  /**
+   * The answers of one live-video stream, one per frame in sequence order; the first frame must
+   * carry the session. Nothing is sent until the source is run; cancelling it cancels the call.
+   */
+  public Source<FrameExplanation, NotUsed> explainVideo(Source<VideoFrame, ?> frames) {
+    return client.explainVideo(frames.mapMaterializedValue(m -> NotUsed.getInstance()));
+  }
+
+  /** The answers of one live-video stream, ended with DEADLINE_EXCEEDED after {@code deadline}. */
+  public Source<FrameExplanation, NotUsed> explainVideo(
+      Source<VideoFrame, ?> frames, Duration deadline) {
+    return withDeadline(deadline)
+        .explainVideo(frames.mapMaterializedValue(m -> NotUsed.getInstance()));
   }
 
   /**

@@ -74,6 +74,11 @@ final class ClientSession implements AutoCloseable {
     return client;
   }
 
+  /** The actor system streams of this run are materialised on, valid until {@link #close()}. */
+  ActorSystem<Void> system() {
+    return system;
+  }
+
   /** Waits for {@code stage}; a gRPC failure comes out as a status or a connection failure. */
   <T> T await(CompletionStage<T> stage) {
     try {

@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ScopeType;
 
-/** The command-line client: {@code salient explain | classify | models | stats}. */
+/** The command-line client: {@code salient explain | classify | models | stats | video}. */
 @Command(
     name = "salient",
     mixinStandardHelpOptions = true,
@@ -13,7 +13,7 @@ import picocli.CommandLine.ScopeType;
     versionProvider = SalientCli.Version.class,
     description = "Explain image classifiers served by a Salient server.",
     subcommands = {ExplainCommand.class, ClassifyCommand.class, ModelsCommand.class,
-        StatsCommand.class},
+        StatsCommand.class, VideoCommand.class},
     footer = {
       "",
       "Exit codes: 0 success, 1 failure (gRPC error, server unreachable, file problem),"
