@@ -41,8 +41,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * its own rows of the result. A job is ready again once its client has taken its events, so a
  * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs still
  * handing over events, so that iterative jobs keep stepping together. When fewer jobs are ready
- * than the last engine call carried, a round also waits, for a fraction of that call's recent
- * time (at most {@code maxReturnWait}), for clients coming back with their next request.
+ * than the last engine call carried plus those that waited through it, a round also waits, for a
+ * fraction of that call's recent time (at most {@code maxReturnWait}), for clients coming back
+ * with their next request.
  *
  * <p>A failed engine call fails the jobs in that call with UNAVAILABLE; the worker then reloads
  * its engine with exponential backoff while the other jobs wait, and goes on.
@@ -91,7 +92,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private PassEngine engine;
   private boolean engineBusy;
   private boolean batchWindowExpired;
-  private int lastCallJobs;
+  /** Jobs of the last engine call plus those that waited through it: the next round's hope. */
+  private int expectedJobs;
   private int lastCallImages;
   /** Recent engine call time by images in the call (capped at maxBatch), moving average. */
   private final double[] callNanos;
@@ -236,9 +238,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     // Jobs of the last round still handing events to their clients: iterative jobs, back in
     // a moment, so they keep stepping in one batch.
     Duration window = delivering.isEmpty() ? Duration.ZERO : settings.maxWait();
-    if (ready.size() < lastCallJobs) {
-      // Their clients are likely sending their next requests; starting without them would
-      // leave them a whole engine call behind.
+    if (ready.size() < expectedJobs) {
+      // The last call's clients are likely sending their next requests; starting without them
+      // would leave them a whole engine call behind (and the split would repeat every round).
       Duration forReturns = Duration.ofNanos(
           (long) (settings.returnWaitFraction() * callNanos[lastCallImages]));
       if (forReturns.compareTo(settings.maxReturnWait()) > 0) {
@@ -274,7 +276,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     engineBusy = false;
     int images = java.util.Arrays.stream(done.rows()).sum();
     meters.engineCall(images, done.nanos());
-    lastCallJobs = done.batch().size();
+    expectedJobs = done.batch().size() + ready.size();
     lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
       getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "

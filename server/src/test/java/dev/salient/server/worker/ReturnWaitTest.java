@@ -104,12 +104,15 @@ class ReturnWaitTest {
   void requestsOfClientsComingBackRunAsOneBatchAgain() {
     spawn(8, 0.1, Duration.ofHours(1));
     engine.gate = new CountDownLatch(1);
-    RecordingSink first = submit(false);
-    RecordingSink[] round = {submit(false), submit(false), submit(false)};
+    RecordingSink a = submit(false);
+    RecordingSink b = submit(false);
+    RecordingSink c = submit(false);
     engine.gate.countDown();
-    assertCompletes(first);
-    assertCompletes(round);
+    assertCompletes(a);
 
+    // b and c, which waited through a's call, wait for a's client to come back.
+    RecordingSink aAgain = submit(false);
+    assertCompletes(b, c, aAgain);
     // The three clients come back one by one; the first two wait for the third.
     assertCompletes(submit(false), submit(false), submit(false));
 
