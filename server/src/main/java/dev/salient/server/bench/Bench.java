@@ -290,12 +290,15 @@ public final class Bench implements Callable<Integer> {
         pool.add(ExplainerClient.create(settings, clientSystem));
       }
       StatsResponse before = stats(pool.get(0));
+      long t0 = System.nanoTime();
       // Long enough for several full rounds even when every client's request is in one batch.
       double rate = measureAsync(clients, Math.max(seconds, 3 * clients / engineBest),
           i -> pool.get(i).explain(request).runWith(Sink.ignore(), clientSystem));
       StatsResponse after = stats(pool.get(0));
+      double wallMillis = (System.nanoTime() - t0) / 1e6;
       ObjectNode extra = mapper.createObjectNode().put("mean_batch",
-          meanBatch(before, after));
+          meanBatch(before, after))
+          .put("engine_busy", round((engineMillis(after) - engineMillis(before)) / wallMillis));
       extra.set("batch_size_counts", batchSizeCounts(before, after));
       emit("vanilla." + clients + "clients", s.label(), rate, "req/s", "engine.bestbatch",
           engineBest, extra);
@@ -344,6 +347,12 @@ public final class Bench implements Callable<Integer> {
 
   private StatsResponse stats(ExplainerClient client) throws Exception {
     return await(client.stats(StatsRequest.getDefaultInstance()));
+  }
+
+  /** Milliseconds all workers have spent in engine calls since the server started. */
+  private static double engineMillis(StatsResponse stats) {
+    return stats.getWorkersList().stream()
+        .mapToDouble(w -> w.getEngineCalls() * w.getPassMeanMs()).sum();
   }
 
   private static double meanBatch(StatsResponse before, StatsResponse after) {
