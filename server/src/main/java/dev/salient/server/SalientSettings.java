@@ -12,6 +12,8 @@ public record SalientSettings(
     List<String> devices,
     int maxBatch,
     Duration maxWait,
+    double returnWaitFraction,
+    Duration maxReturnWait,
     Duration restartMinBackoff,
     Duration restartMaxBackoff,
     int maxInFlight,
@@ -40,6 +42,8 @@ public record SalientSettings(
         c.getStringList("devices"),
         c.getInt("scheduler.max-batch"),
         c.getDuration("scheduler.max-wait"),
+        c.getDouble("scheduler.return-wait-fraction"),
+        c.getDuration("scheduler.max-return-wait"),
         c.getDuration("scheduler.restart-min-backoff"),
         c.getDuration("scheduler.restart-max-backoff"),
         c.getInt("scheduler.max-in-flight"),
@@ -51,7 +55,8 @@ public record SalientSettings(
   /** The device workers' part of the settings. */
   public dev.salient.server.worker.WorkerSettings workerSettings() {
     return new dev.salient.server.worker.WorkerSettings(
-        maxBatch, maxWait, restartMinBackoff, restartMaxBackoff);
+        maxBatch, maxWait, returnWaitFraction, maxReturnWait, restartMinBackoff,
+        restartMaxBackoff);
   }
 
   private static void require(boolean ok, String message) {

@@ -280,24 +280,34 @@ public final class Bench implements Callable<Integer> {
     }
   }
 
-  /** Resident memory before and after a long run of gradient passes: it must not grow. */
+  /**
+   * Resident memory before and after a long run of gradient passes: it must not grow. The run is
+   * timed (a quarter of it warm-up, then {@code seconds}; at least 50 passes each) so that a
+   * slow model does not make it hours long.
+   */
   private void soak(InferenceEngine engine, Subject s) {
     float[] image = ImageDecoder.decode(s.png(), s.model().input());
     Pass pass = Pass.gradient(List.of(image, image, image, image), Pass.Output.LOGIT,
         new int[] {0, 1, 2, 3}, s.model().numClasses()).with(new Pass.Extras(1f));
-    int passes = Math.max(200, (int) (seconds * 500));
-    for (int i = 0; i < passes / 4; i++) {
-      engine.run(s.model().name(), pass);
-    }
+    runFor(engine, s, pass, seconds / 4);
     System.gc();
     long before = Memory.residentBytes();
-    for (int i = 0; i < passes; i++) {
-      engine.run(s.model().name(), pass);
-    }
+    int passes = runFor(engine, s, pass, seconds);
     System.gc();
     long after = Memory.residentBytes();
     emit("memory.soak_growth", s.label(), (after - before) / 1e6, "MB", "rss_after_warmup",
         before / 1e6, mapper.createObjectNode().put("passes", passes));
+  }
+
+  /** Runs {@code pass} for {@code secs} seconds and at least 50 times; returns the count. */
+  private static int runFor(InferenceEngine engine, Subject s, Pass pass, double secs) {
+    long end = System.nanoTime() + (long) (secs * 1e9);
+    int passes = 0;
+    while (passes < 50 || System.nanoTime() < end) {
+      engine.run(s.model().name(), pass);
+      passes++;
+    }
+    return passes;
   }
 
   /** Vanilla requests/s through gRPC with N concurrent clients, each waiting for its result. */
@@ -320,12 +330,16 @@ public final class Bench implements Callable<Integer> {
         pool.add(ExplainerClient.create(settings, clientSystem));
       }
       StatsResponse before = stats(pool.get(0));
+      long t0 = System.nanoTime();
       // Long enough for several full rounds even when every client's request is in one batch.
       double rate = measureAsync(clients, Math.max(seconds, 3 * clients / engineBest),
           i -> pool.get(i).explain(request).runWith(Sink.ignore(), clientSystem));
       StatsResponse after = stats(pool.get(0));
+      double wallMillis = (System.nanoTime() - t0) / 1e6;
       ObjectNode extra = mapper.createObjectNode().put("mean_batch",
-          meanBatch(before, after));
+          meanBatch(before, after))
+          .put("engine_busy", round((engineMillis(after) - engineMillis(before)) / wallMillis));
+      extra.set("batch_size_counts", batchSizeCounts(before, after));
       emit("vanilla." + clients + "clients", s.label(), rate, "req/s", "engine.bestbatch",
           engineBest, extra);
       for (ExplainerClient c : pool) {
@@ -375,6 +389,12 @@ public final class Bench implements Callable<Integer> {
     return await(client.stats(StatsRequest.getDefaultInstance()));
   }
 
+  /** Milliseconds all workers have spent in engine calls since the server started. */
+  private static double engineMillis(StatsResponse stats) {
+    return stats.getWorkersList().stream()
+        .mapToDouble(w -> w.getEngineCalls() * w.getPassMeanMs()).sum();
+  }
+
   private static double meanBatch(StatsResponse before, StatsResponse after) {
     long calls = 0;
     long images = 0;
@@ -383,6 +403,23 @@ public final class Bench implements Callable<Integer> {
       images += after.getWorkers(w).getImages() - before.getWorkers(w).getImages();
     }
     return calls == 0 ? 0 : images / (double) calls;
+  }
+
+  /** Engine calls by batch size between the two snapshots, as {"size": calls}. */
+  private ObjectNode batchSizeCounts(StatsResponse before, StatsResponse after) {
+    ObjectNode counts = mapper.createObjectNode();
+    for (int w = 0; w < after.getWorkersCount(); w++) {
+      var now = after.getWorkers(w).getBatchSizeCountsList();
+      var then = before.getWorkers(w).getBatchSizeCountsList();
+      for (int b = 1; b < now.size(); b++) {
+        long calls = now.get(b) - (b < then.size() ? then.get(b) : 0);
+        if (calls > 0) {
+          String key = Integer.toString(b);
+          counts.put(key, counts.path(key).asLong() + calls);
+        }
+      }
+    }
+    return counts;
   }
 
   /** Units per second of {@code work} (which returns units done), after a warm-up. */

@@ -40,12 +40,17 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * kind of pass, up to {@code maxBatch} images), runs them as one engine call, and hands every job
  * its own rows of the result. A job is ready again once its client has taken its events, so a
  * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs still
- * handing over events, so that iterative jobs keep stepping together.
+ * handing over events, so that iterative jobs keep stepping together. When fewer jobs are ready
+ * than the last engine call carried plus those that waited through it, a round also waits, for a
+ * fraction of that call's recent time (at most {@code maxReturnWait}), for clients coming back
+ * with their next request.
  *
  * <p>A failed engine call fails the jobs in that call with UNAVAILABLE; the worker then reloads
  * its engine with exponential backoff while the other jobs wait, and goes on.
  */
 public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
+  /** Weight of the newest engine call in the moving average of call times. */
+  private static final double CALL_TIME_WEIGHT = 0.25;
 
   /** Messages of the worker. */
   public sealed interface Command {}
@@ -86,7 +91,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private final Set<Long> delivering = new HashSet<>();
   private PassEngine engine;
   private boolean engineBusy;
-  private boolean batchWindowOpen;
+  private boolean batchWindowExpired;
+  /** Jobs of the last engine call plus those that waited through it: the next round's hope. */
+  private int expectedJobs;
+  private int lastCallImages;
+  /** Recent engine call time by images in the call (capped at maxBatch), moving average. */
+  private final double[] callNanos;
   private Duration backoff;
 
   private DeviceWorker(ActorContext<Command> context, TimerScheduler<Command> timers,
@@ -101,6 +111,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     this.settings = settings;
     this.meters = meters;
     this.backoff = settings.restartMinBackoff();
+    this.callNanos = new double[settings.maxBatch() + 1];
   }
 
   /**
@@ -177,17 +188,17 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     if (ready.isEmpty()) {
       return;
     }
-    if (ready.size() < settings.maxBatch() && !delivering.isEmpty()
-        && !settings.maxWait().isZero() && !batchWindowOpen) {
-      // Jobs of the last round are still handing events to their clients; give them a moment
-      // so iterative jobs keep stepping in one batch.
-      if (!timers.isTimerActive(BatchWindowClosed.INSTANCE)) {
-        timers.startSingleTimer(BatchWindowClosed.INSTANCE, settings.maxWait());
+    if (!batchWindowExpired) {
+      Duration window = batchWindow();
+      if (!window.isZero()) {
+        if (!timers.isTimerActive(BatchWindowClosed.INSTANCE)) {
+          timers.startSingleTimer(BatchWindowClosed.INSTANCE, window);
+        }
+        return;
       }
-      return;
     }
     timers.cancel(BatchWindowClosed.INSTANCE);
-    batchWindowOpen = false;
+    batchWindowExpired = false;
     Job first = ready.pollFirst();
     Pass firstPass = first.nextPass();
     List<Job> batch = new ArrayList<>();
@@ -219,8 +230,31 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         new RoundDone(batch, rowCounts, System.nanoTime() - start, result, error));
   }
 
+  /** How long a round may wait for more jobs before it starts; zero to start now. */
+  private Duration batchWindow() {
+    if (ready.size() >= settings.maxBatch()) {
+      return Duration.ZERO;
+    }
+    // Jobs of the last round still handing events to their clients: iterative jobs, back in
+    // a moment, so they keep stepping in one batch.
+    Duration window = delivering.isEmpty() ? Duration.ZERO : settings.maxWait();
+    if (ready.size() < expectedJobs) {
+      // The last call's clients are likely sending their next requests; starting without them
+      // would leave them a whole engine call behind (and the split would repeat every round).
+      Duration forReturns = Duration.ofNanos(
+          (long) (settings.returnWaitFraction() * callNanos[lastCallImages]));
+      if (forReturns.compareTo(settings.maxReturnWait()) > 0) {
+        forReturns = settings.maxReturnWait();
+      }
+      if (forReturns.compareTo(window) > 0) {
+        window = forReturns;
+      }
+    }
+    return window;
+  }
+
   private Behavior<Command> onBatchWindowClosed() {
-    batchWindowOpen = true;
+    batchWindowExpired = true;
     runRound();
     return this;
   }
@@ -242,6 +276,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     engineBusy = false;
     int images = java.util.Arrays.stream(done.rows()).sum();
     meters.engineCall(images, done.nanos());
+    expectedJobs = done.batch().size() + ready.size();
+    lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
       getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "
           + "requests and reloading the engine", name, images, done.batch().size(), done.error());
@@ -256,6 +292,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return this;
     }
     backoff = settings.restartMinBackoff();
+    double previous = callNanos[lastCallImages];
+    callNanos[lastCallImages] =
+        previous == 0 ? done.nanos() : previous + CALL_TIME_WEIGHT * (done.nanos() - previous);
     int row = 0;
     for (int i = 0; i < done.batch().size(); i++) {
       Job job = done.batch().get(i);

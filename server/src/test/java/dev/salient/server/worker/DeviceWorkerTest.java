@@ -63,7 +63,8 @@ class DeviceWorkerTest {
       return engine;
     }, engine, engineThread);
     worker = testKit.spawn(DeviceWorker.create(runtime, new WorkerSettings(8,
-        java.time.Duration.ofMillis(2), java.time.Duration.ofMillis(10),
+        java.time.Duration.ofMillis(2), 0.1, java.time.Duration.ofMillis(100),
+        java.time.Duration.ofMillis(10),
         java.time.Duration.ofMillis(100)), metrics));
     ended = testKit.createTestProbe();
   }

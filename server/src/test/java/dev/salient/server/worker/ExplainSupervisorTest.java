@@ -57,7 +57,7 @@ class ExplainSupervisorTest {
           Executors.newSingleThreadExecutor()));
     }
     var supervisor = testKit.spawn(ExplainSupervisor.create(catalog, MethodRegistry.standard(),
-        runtimes, new WorkerSettings(8, Duration.ZERO, Duration.ofMillis(10),
+        runtimes, new WorkerSettings(8, Duration.ZERO, 0, Duration.ZERO, Duration.ofMillis(10),
             Duration.ofMillis(100)), maxInFlight, metrics));
     return new Started(supervisor, engines, metrics);
   }

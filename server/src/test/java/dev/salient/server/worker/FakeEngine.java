@@ -10,18 +10,21 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A linear two-class "model" (logits = [sum x, -sum x]) whose calls can be held back or made to
- * fail, to watch the worker's scheduling.
+ * A linear two-class "model" (logits = [sum x, -sum x]) whose calls can be held back, slowed
+ * down or made to fail, to watch the worker's scheduling.
  */
 final class FakeEngine implements PassEngine {
   final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
   volatile CountDownLatch gate = new CountDownLatch(0);
   volatile boolean failNext;
+  /** Each call takes at least this long, once past the gate. */
+  volatile long callMillis;
 
   @Override
   public PassResult run(String modelName, Pass pass) {
     try {
       gate.await(10, TimeUnit.SECONDS);
+      Thread.sleep(callMillis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

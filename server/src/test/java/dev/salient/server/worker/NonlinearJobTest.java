@@ -53,7 +53,8 @@ class NonlinearJobTest {
     DeviceWorker.DeviceRuntime countingRuntime = new DeviceWorker.DeviceRuntime("cpu-0", "cpu",
         () -> counting, counting, runtime.thread());
     worker = testKit.spawn(DeviceWorker.create(countingRuntime, new WorkerSettings(8,
-        Duration.ofMillis(2), Duration.ofMillis(10), Duration.ofMillis(100)),
+        Duration.ofMillis(2), 0.1, Duration.ofMillis(100), Duration.ofMillis(10),
+        Duration.ofMillis(100)),
         new SchedulerMetrics(new SimpleMeterRegistry())));
   }
 
