@@ -85,7 +85,8 @@ public final class Bench implements Callable<Integer> {
   int maxBatch;
 
   @Option(names = "--video-seconds", defaultValue = "60",
-      description = "Seconds of paced video for video.<fps>fps (default ${DEFAULT-VALUE}; 0 skips).")
+      description = "Seconds of paced video for video.<fps>fps "
+          + "(default ${DEFAULT-VALUE}; 0 skips).")
   private double videoSeconds;
 
   @Option(names = "--video-fps", defaultValue = "30",
