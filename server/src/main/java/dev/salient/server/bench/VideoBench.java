@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -121,7 +120,7 @@ final class VideoBench {
     AtomicInteger explained = new AtomicInteger();
     AtomicInteger dropped = new AtomicInteger();
     AtomicLong lastAnswer = new AtomicLong();
-    ConcurrentHashMap<String, Integer> maxQueue = new ConcurrentHashMap<>();
+    AtomicInteger maxQueue = new AtomicInteger();
     VideoFrame open = VideoFrame.newBuilder().setSession(VideoSession.newBuilder()
         .setModel(model.name()).setMethod("vanilla")).build();
     Source<VideoFrame, ?> paced = Source.range(1, count)
@@ -133,7 +132,8 @@ final class VideoBench {
         });
     var sampler = Source.tick(Duration.ZERO, Duration.ofMillis(500), "tick")
         .mapAsync(1, t -> client.stats(StatsRequest.getDefaultInstance()))
-        .to(Sink.foreach(s -> maxQueue.merge("q", s.getWorkers(0).getQueueDepth(), Math::max)))
+        .to(Sink.foreach(s -> maxQueue.accumulateAndGet(s.getWorkers(0).getQueueDepth(),
+            Math::max)))
         .run(clientSystem);
     long start = System.nanoTime();
     try {
@@ -156,7 +156,7 @@ final class VideoBench {
     return new Run(count, explained.get(), dropped.get(),
         latencies.stream().mapToDouble(Double::doubleValue).toArray(),
         serverLatencies.stream().mapToDouble(Double::doubleValue).toArray(),
-        (lastAnswer.get() - start) / 1e9, maxQueue.getOrDefault("q", 0));
+        (lastAnswer.get() - start) / 1e9, maxQueue.get());
   }
 
   /** Distinct frames as raw tensors in the model's input size, as the video client sends them. */
