@@ -33,6 +33,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.stream.LongStream;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -141,10 +142,7 @@ class ExplainVideoTest {
     assertEquals(before.getSessionsOpened() + 1, after.getSessionsOpened());
     assertEquals(before.getFramesExplained() + explained, after.getFramesExplained());
     assertEquals(before.getFramesSuperseded() + 20 - explained, after.getFramesSuperseded());
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (stats().getVideo().getSessionsActive() > 0 && System.nanoTime() < end) {
-      Thread.sleep(20);
-    }
+    awaitStats(s -> s.getVideo().getSessionsActive() == 0);
     assertEquals(0, stats().getVideo().getSessionsActive(), "the ended session is closed");
   }
 
@@ -226,11 +224,16 @@ class ExplainVideoTest {
         .orTimeout(5, TimeUnit.SECONDS).join();
   }
 
-  static void awaitNoActiveJobs() throws InterruptedException {
+  /** Polls Stats until {@code done} holds or 10 s pass; the caller asserts afterwards. */
+  static void awaitStats(Predicate<StatsResponse> done) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (stats().getWorkers(0).getActiveJobs() > 0 && System.nanoTime() < end) {
+    while (!done.test(stats()) && System.nanoTime() < end) {
       Thread.sleep(20);
     }
+  }
+
+  static void awaitNoActiveJobs() throws InterruptedException {
+    awaitStats(s -> s.getWorkers(0).getActiveJobs() == 0);
   }
 
   @Test
