@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.util.CommonPool;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -37,6 +38,7 @@ public final class Main implements Callable<Integer> {
 
   /** Runs the command line. */
   public static void main(String[] args) {
+    CommonPool.ensureAtLeastTwoThreads();
     System.exit(new CommandLine(new Main()).execute(args));
   }
 

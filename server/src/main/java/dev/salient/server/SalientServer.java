@@ -7,6 +7,7 @@ import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
 import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.util.CommonPool;
 import dev.salient.server.worker.DeviceWorker;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -63,6 +65,10 @@ public final class SalientServer implements AutoCloseable {
   /** Starts a server in {@code system}; blocks until the models are loaded and the port bound. */
   public static SalientServer start(ActorSystem<?> system, SalientSettings settings,
       ModelCatalog catalog, MethodRegistry methods) {
+    if (ForkJoinPool.getCommonPoolParallelism() < 2) {
+      log.warn("the common ForkJoinPool has one thread, so every gRPC call starts two threads "
+          + "(about half the throughput); start the JVM with -D{}=2", CommonPool.PARALLELISM);
+    }
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
     for (int i = 0; i < settings.devices().size(); i++) {
       String device = settings.devices().get(i);

@@ -22,6 +22,7 @@ import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.RandomWeights;
 import dev.salient.server.engine.builtin.ResNet18;
 import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.util.CommonPool;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -104,6 +105,7 @@ public final class Bench implements Callable<Integer> {
 
   /** Runs the benchmark command line. */
   public static void main(String[] args) {
+    CommonPool.ensureAtLeastTwoThreads();
     System.exit(new CommandLine(new Bench(System.out)).execute(args));
   }
 

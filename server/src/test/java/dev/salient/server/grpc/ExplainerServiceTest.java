@@ -31,6 +31,8 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthClient;
 import java.io.ByteArrayInputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -286,6 +288,22 @@ class ExplainerServiceTest {
     assertEquals(3, response.getTopCount());
     assertTrue(response.getTop(0).getProbability() >= response.getTop(1).getProbability());
     assertTrue(response.getTop(1).getProbability() >= response.getTop(2).getProbability());
+  }
+
+  @Test
+  void callsDoNotStartAThreadEach() {
+    // Pekko gRPC's handlers hop through CompletableFuture's default executor; with a one-thread
+    // common pool (2 cores) that executor starts a new thread per task (see CommonPool).
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    ListModelsRequest request = ListModelsRequest.getDefaultInstance();
+    await(client.listModels(request));
+    long before = threads.getTotalStartedThreadCount();
+    for (int i = 0; i < 100; i++) {
+      await(client.listModels(request));
+    }
+    long started = threads.getTotalStartedThreadCount() - before;
+
+    assertTrue(started < 20, started + " threads started for 100 calls");
   }
 
   @Test
