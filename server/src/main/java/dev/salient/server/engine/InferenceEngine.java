@@ -25,9 +25,30 @@ import org.slf4j.LoggerFactory;
 public final class InferenceEngine implements PassEngine {
   private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
 
+  /** Set to a number, DJL's property fixes libtorch's intra-op threads for every model. */
+  static final String THREADS_PROPERTY = "ai.djl.pytorch.num_threads";
+  /** All intra-op threads must make a pass at least this much faster than one thread does. */
+  static final double MORE_THREADS_MIN_SPEEDUP = 1.25;
+  /** Calls of at least this many images use the threads chosen for large calls. */
+  static final int LARGE_CALL = 4;
+  /** The batch size the choice for large calls is measured at. */
+  private static final int LARGE_CALIBRATION_BATCH = LARGE_CALL;
+  private static final long CALIBRATION_WARMUP_NANOS = 300_000_000L;
+  private static final long CALIBRATION_BUDGET_NANOS = 3_000_000_000L;
+
+  /** Intra-op threads of one model for calls of fewer than {@link #LARGE_CALL} images, and more. */
+  private record Threads(int small, int large) {
+    int forBatch(int images) {
+      return images >= LARGE_CALL ? large : small;
+    }
+  }
+
   private final String deviceName;
   private final NDManager manager;
   private final Map<String, LoadedModel> models;
+  /** Intra-op threads per model (CPU); a model not listed runs with whatever is set. */
+  private final Map<String, Threads> threadsByModel = new LinkedHashMap<>();
+  private int currentThreads = -1;
 
   private InferenceEngine(String deviceName, NDManager manager, Map<String, LoadedModel> models) {
     this.deviceName = deviceName;
@@ -66,7 +87,105 @@ public final class InferenceEngine implements PassEngine {
       manager.close();
       throw e;
     }
-    return new InferenceEngine(deviceName, manager, models);
+    InferenceEngine engine = new InferenceEngine(deviceName, manager, models);
+    if (!device.isGpu()) {
+      engine.chooseThreads();
+    }
+    return engine;
+  }
+
+  /**
+   * Chooses libtorch's intra-op threads for each model, by measurement: gradient passes of one
+   * image and of {@value #LARGE_CALIBRATION_BATCH} with one thread against all of them. Small
+   * calls on small models run faster on one thread (the default model: ~1 ms against ~2 ms on
+   * two, where OpenMP's hand-offs cost more than the work they share), and one engine thread
+   * leaves the other cores to gRPC and the clients; large calls on large models take them all
+   * (ResNet-18 at batch 4: ~1.5x faster on two). Unless all threads are
+   * {@link #MORE_THREADS_MIN_SPEEDUP} times faster, one thread wins.
+   * {@code -Dai.djl.pytorch.num_threads=N} fixes N for every model instead.
+   */
+  private void chooseThreads() {
+    String fixed = System.getProperty(THREADS_PROPERTY);
+    if (fixed != null) {
+      int n = Integer.parseInt(fixed.trim());
+      models.keySet().forEach(name -> threadsByModel.put(name, new Threads(n, n)));
+      log.info("{} intra-op threads for every model on {} (-D{})", n, deviceName,
+          THREADS_PROPERTY);
+      return;
+    }
+    int all = Runtime.getRuntime().availableProcessors();
+    for (var entry : models.entrySet()) {
+      String name = entry.getKey();
+      if (all == 1) {
+        threadsByModel.put(name, new Threads(1, 1));
+        continue;
+      }
+      ModelPackage pkg = entry.getValue().modelPackage();
+      double[] small = calibrate(name, pkg, 1, all);
+      double[] large = calibrate(name, pkg, LARGE_CALIBRATION_BATCH, all);
+      Threads chosen = new Threads(winner(small, all), winner(large, all));
+      threadsByModel.put(name, chosen);
+      log.info("model {} on {}: {} intra-op thread(s) below {} images, {} from {} (gradient "
+              + "pass of 1 image: {} ms on one thread, {} ms on {}; of {}: {} ms, {} ms)",
+          name, deviceName, chosen.small(), LARGE_CALL, chosen.large(), LARGE_CALL,
+          ms(small[0]), ms(small[1]), all, LARGE_CALIBRATION_BATCH, ms(large[0]), ms(large[1]));
+    }
+  }
+
+  private static int winner(double[] oneAndAll, int all) {
+    return oneAndAll[0] > MORE_THREADS_MIN_SPEEDUP * oneAndAll[1] ? all : 1;
+  }
+
+  private static String ms(double nanos) {
+    return String.format(java.util.Locale.ROOT, "%.2f", nanos / 1e6);
+  }
+
+  /**
+   * Median times of a batch-{@code batch} gradient pass on one thread and on {@code all}: warmed
+   * up first (first passes allocate, OpenMP starts its threads), then alternated so that load
+   * elsewhere hits both alike; at least 3 pairs, more while within the time budget.
+   */
+  private double[] calibrate(String name, ModelPackage pkg, int batch, int all) {
+    float[] image = new float[pkg.input().size()];
+    java.util.Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
+    List<float[]> images = java.util.Collections.nCopies(batch, image);
+    Pass pass = Pass.gradient(images, Pass.Output.LOGIT, new int[batch], pkg.numClasses());
+    long start = System.nanoTime();
+    do {
+      timedPass(name, pass, 1);
+      timedPass(name, pass, all);
+    } while (System.nanoTime() - start < CALIBRATION_WARMUP_NANOS);
+    List<Long> one = new ArrayList<>();
+    List<Long> many = new ArrayList<>();
+    long measuring = System.nanoTime();
+    while (one.size() < 3 || (one.size() < 9
+        && System.nanoTime() - measuring < CALIBRATION_BUDGET_NANOS / 2)) {
+      one.add(timedPass(name, pass, 1));
+      many.add(timedPass(name, pass, all));
+    }
+    return new double[] {median(one), median(many)};
+  }
+
+  private long timedPass(String modelName, Pass pass, int threads) {
+    threadsByModel.put(modelName, new Threads(threads, threads));
+    long start = System.nanoTime();
+    run(modelName, pass);
+    return System.nanoTime() - start;
+  }
+
+  private static double median(List<Long> values) {
+    List<Long> sorted = new ArrayList<>(values);
+    java.util.Collections.sort(sorted);
+    return sorted.get(sorted.size() / 2);
+  }
+
+  /**
+   * The intra-op threads a call of {@code images} images on {@code modelName} runs with (CPU),
+   * or 0 when none was chosen (the engine leaves libtorch's setting alone).
+   */
+  public int threads(String modelName, int images) {
+    Threads threads = threadsByModel.get(modelName);
+    return threads == null ? 0 : threads.forBatch(images);
   }
 
   /**
@@ -120,6 +239,11 @@ public final class InferenceEngine implements PassEngine {
     LoadedModel model = models.get(modelName);
     if (model == null) {
       throw new IllegalArgumentException("model " + modelName + " is not loaded on " + deviceName);
+    }
+    int threads = threads(modelName, pass.size());
+    if (threads > 0 && threads != currentThreads) {
+      JniUtils.setNumThreads(threads);
+      currentThreads = threads;
     }
     InputSpec spec = model.modelPackage().input();
     int n = pass.size();
