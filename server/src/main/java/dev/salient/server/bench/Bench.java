@@ -8,6 +8,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
+import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.Target;
@@ -161,7 +162,7 @@ public final class Bench implements Callable<Integer> {
       Subject first = subjects.get(0);
       if (MethodRegistry.standard().all().stream()
           .anyMatch(m -> m.name().equals(iterativeMethod))) {
-        iterativeBench(first, settings, clientSystem);
+        iterativeBench(first, settings, clientSystem, bestBatch.get(first.label()));
       } else {
         note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
       }
@@ -338,6 +339,7 @@ public final class Bench implements Callable<Integer> {
     measureAsync(4, Math.max(seconds, Math.min(window, 20)),
         i -> warm.explain(request).runWith(Sink.ignore(), clientSystem), null);
     warm.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    noopCeiling(s, settings, clientSystem, engineBest);
     for (int clients : clientCounts) {
       List<ExplainerClient> pool = new ArrayList<>();
       for (int i = 0; i < clients; i++) {
@@ -361,9 +363,35 @@ public final class Bench implements Callable<Integer> {
     }
   }
 
-  /** 16 iterative requests at once against the same 16 one after another. */
+  /**
+   * The ceiling of any request rate through this gRPC path on this machine: 16 clients calling
+   * ListModels, which does no work at all, against the engine's best batch. Vanilla requests
+   * cannot pass it; where it sits below the targets, the targets need more cores, not a better
+   * scheduler.
+   */
+  private void noopCeiling(Subject s, GrpcClientSettings settings,
+      ActorSystem<Void> clientSystem, double engineBest) throws Exception {
+    int clients = 16;
+    List<ExplainerClient> pool = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      pool.add(ExplainerClient.create(settings, clientSystem));
+    }
+    ListModelsRequest request = ListModelsRequest.getDefaultInstance();
+    Window w = measureAsync(clients, seconds, i -> pool.get(i).listModels(request), null);
+    emit("grpc.noop_16clients", s.label(), w.rate(), "req/s", "engine.bestbatch", engineBest,
+        mapper.createObjectNode().put("rpc", "ListModels")
+            .put("warmup_s", round(w.warmupSeconds())));
+    for (ExplainerClient c : pool) {
+      c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * 16 iterative requests at once against the same 16 one after another; also reports the
+   * engine's own gain from batching, the ratio's bound when both runs keep the engine busy.
+   */
   private void iterativeBench(Subject s, GrpcClientSettings settings,
-      ActorSystem<Void> clientSystem) throws Exception {
+      ActorSystem<Void> clientSystem, double engineBest) throws Exception {
     ExplainerClient client = ExplainerClient.create(settings, clientSystem);
     ExplainRequest request = ExplainRequest.newBuilder().setModel(s.model().name())
         .setMethod(iterativeMethod).putAllParams(iterativeParams)
@@ -394,7 +422,10 @@ public final class Bench implements Callable<Integer> {
     emit("sequential", s.label(), seq, "jobs/s", null, Double.NaN);
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
         mapper.createObjectNode().put("method", iterativeMethod)
-            .put("params", iterativeParams.toString()));
+            .put("params", iterativeParams.toString())
+            // When both runs keep the engine busy, the ratio cannot pass the engine's own gain
+            // from batching: engine.bestbatch / engine.batch1.
+            .put("engine_batching_gain", round(engineBest / batch1Rates.get(s.label()))));
     client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
   }
 

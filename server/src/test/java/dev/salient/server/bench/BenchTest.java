@@ -39,7 +39,7 @@ class BenchTest {
         "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss",
         "memory.soak_growth", "engine.2engines_batch1", "video.30fps", "video.30fps.p50_ms",
         "video.30fps.p99_ms", "video.30fps.dropped", "video.30fps.off_heap_growth",
-        "video.30fps.heap_growth", "engine.frame_ms_paced")) {
+        "video.30fps.heap_growth", "engine.frame_ms_paced", "grpc.noop_16clients")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
     JsonNode vanilla = byName.get("vanilla.4clients");
@@ -48,6 +48,8 @@ class BenchTest {
     assertEquals(vanilla.get("value").asDouble() / vanilla.get("baseline_value").asDouble(),
         vanilla.get("ratio").asDouble(), 0.01);
     assertTrue(vanilla.get("value").asDouble() > 0);
+    assertTrue(byName.get("grpc.noop_16clients").get("value").asDouble() > 0);
+    assertTrue(byName.get("iterative.16concurrent").get("engine_batching_gain").asDouble() > 0);
     JsonNode video = byName.get("video.30fps");
     assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
