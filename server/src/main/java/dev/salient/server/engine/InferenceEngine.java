@@ -7,9 +7,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +37,8 @@ public final class InferenceEngine implements PassEngine {
   /** The batch size the choice for large calls is measured at. */
   private static final int LARGE_CALIBRATION_BATCH = LARGE_CALL;
   private static final long CALIBRATION_WARMUP_NANOS = 300_000_000L;
-  private static final long CALIBRATION_BUDGET_NANOS = 3_000_000_000L;
+  /** Measuring goes on for up to 9 pairs of passes while within this time (3 pairs at least). */
+  private static final long CALIBRATION_MEASURE_NANOS = 1_500_000_000L;
 
   /** Intra-op threads of one model for calls of fewer than {@link #LARGE_CALL} images, and more. */
   private record Threads(int small, int large) {
@@ -89,7 +93,12 @@ public final class InferenceEngine implements PassEngine {
     }
     InferenceEngine engine = new InferenceEngine(deviceName, manager, models);
     if (!device.isGpu()) {
-      engine.chooseThreads();
+      try {
+        engine.chooseThreads();
+      } catch (RuntimeException e) {
+        engine.close();
+        throw e;
+      }
     }
     return engine;
   }
@@ -137,7 +146,7 @@ public final class InferenceEngine implements PassEngine {
   }
 
   private static String ms(double nanos) {
-    return String.format(java.util.Locale.ROOT, "%.2f", nanos / 1e6);
+    return String.format(Locale.ROOT, "%.2f", nanos / 1e6);
   }
 
   /**
@@ -147,8 +156,8 @@ public final class InferenceEngine implements PassEngine {
    */
   private double[] calibrate(String name, ModelPackage pkg, int batch, int all) {
     float[] image = new float[pkg.input().size()];
-    java.util.Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
-    List<float[]> images = java.util.Collections.nCopies(batch, image);
+    Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
+    List<float[]> images = Collections.nCopies(batch, image);
     Pass pass = Pass.gradient(images, Pass.Output.LOGIT, new int[batch], pkg.numClasses());
     long start = System.nanoTime();
     do {
@@ -159,7 +168,7 @@ public final class InferenceEngine implements PassEngine {
     List<Long> many = new ArrayList<>();
     long measuring = System.nanoTime();
     while (one.size() < 3 || (one.size() < 9
-        && System.nanoTime() - measuring < CALIBRATION_BUDGET_NANOS / 2)) {
+        && System.nanoTime() - measuring < CALIBRATION_MEASURE_NANOS)) {
       one.add(timedPass(name, pass, 1));
       many.add(timedPass(name, pass, all));
     }
@@ -175,7 +184,7 @@ public final class InferenceEngine implements PassEngine {
 
   private static double median(List<Long> values) {
     List<Long> sorted = new ArrayList<>(values);
-    java.util.Collections.sort(sorted);
+    Collections.sort(sorted);
     return sorted.get(sorted.size() / 2);
   }
 
@@ -348,7 +357,7 @@ public final class InferenceEngine implements PassEngine {
     PassResult result(List<float[]> logitRows, List<float[]> gradientRows,
         List<float[]> blurredRows, int n) {
       long[] shape = features.getShape().getShape();
-      long[] perImage = java.util.Arrays.copyOfRange(shape, 1, shape.length);
+      long[] perImage = Arrays.copyOfRange(shape, 1, shape.length);
       int width = (int) (features.size() / n);
       List<float[]> featureRows = rows(features.toFloatArray(), n, width);
       List<float[]> featureGradientRows = gradientRows == null ? null
