@@ -69,6 +69,13 @@ public final class SalientServer implements AutoCloseable {
       log.warn("the common ForkJoinPool has one thread, so every gRPC call starts two threads "
           + "(about half the throughput); start the JVM with -D{}=2", CommonPool.PARALLELISM);
     }
+    long cpuWorkers = settings.devices().stream().filter(d -> d.equals("cpu")).count();
+    if (cpuWorkers > 1 && System.getProperty("ai.djl.pytorch.num_threads") == null) {
+      log.warn("{} CPU workers share {} cores, and each engine may use all of them; start the "
+          + "JVM with -Dai.djl.pytorch.num_threads={} (cores / workers)", cpuWorkers,
+          Runtime.getRuntime().availableProcessors(),
+          Math.max(1, Runtime.getRuntime().availableProcessors() / cpuWorkers));
+    }
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
     for (int i = 0; i < settings.devices().size(); i++) {
       String device = settings.devices().get(i);
