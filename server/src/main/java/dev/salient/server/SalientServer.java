@@ -2,6 +2,7 @@ package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
+import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
@@ -70,10 +71,10 @@ public final class SalientServer implements AutoCloseable {
           + "(about half the throughput); start the JVM with -D{}=2", CommonPool.PARALLELISM);
     }
     long cpuWorkers = settings.devices().stream().filter(d -> d.equals("cpu")).count();
-    if (cpuWorkers > 1 && System.getProperty("ai.djl.pytorch.num_threads") == null) {
+    if (cpuWorkers > 1 && System.getProperty(InferenceEngine.THREADS_PROPERTY) == null) {
       log.warn("{} CPU workers share {} cores, and each engine may use all of them; start the "
-          + "JVM with -Dai.djl.pytorch.num_threads={} (cores / workers)", cpuWorkers,
-          Runtime.getRuntime().availableProcessors(),
+          + "JVM with -D{}={} (cores / workers)", cpuWorkers,
+          Runtime.getRuntime().availableProcessors(), InferenceEngine.THREADS_PROPERTY,
           Math.max(1, Runtime.getRuntime().availableProcessors() / cpuWorkers));
     }
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();

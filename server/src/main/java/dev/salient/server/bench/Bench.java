@@ -134,7 +134,8 @@ public final class Bench implements Callable<Integer> {
     }
     note("machine: " + Runtime.getRuntime().availableProcessors() + " cores, "
         + System.getProperty("os.arch") + ", java " + System.getProperty("java.version")
-        + ", torch threads " + System.getProperty("ai.djl.pytorch.num_threads", "default"));
+        + ", torch threads " + System.getProperty(InferenceEngine.THREADS_PROPERTY,
+            "chosen per model"));
     Map<String, Double> bestBatch = new LinkedHashMap<>();
     try (InferenceEngine engine =
         InferenceEngine.load("cpu", subjects.stream().map(Subject::model).toList())) {
@@ -288,8 +289,7 @@ public final class Bench implements Callable<Integer> {
       double together = mine + other.get();
       thread.submit(second::close).get();
       emit("engine.2engines_batch1", s.label(), together, "img/s", "engine.batch1", alone,
-          mapper.createObjectNode().put("torch_threads",
-              System.getProperty("ai.djl.pytorch.num_threads", "default")));
+          mapper.createObjectNode().put("torch_threads", first.threads(s.model().name(), 1)));
     } finally {
       thread.shutdown();
     }

@@ -29,7 +29,7 @@ public final class InferenceEngine implements PassEngine {
   private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
 
   /** Set to a number, DJL's property fixes libtorch's intra-op threads for every model. */
-  static final String THREADS_PROPERTY = "ai.djl.pytorch.num_threads";
+  public static final String THREADS_PROPERTY = "ai.djl.pytorch.num_threads";
   /** All intra-op threads must make a pass at least this much faster than one thread does. */
   static final double MORE_THREADS_MIN_SPEEDUP = 1.25;
   /** Calls of at least this many images use the threads chosen for large calls. */
