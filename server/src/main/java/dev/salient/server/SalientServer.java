@@ -7,6 +7,7 @@ import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
+import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import dev.salient.server.worker.DeviceWorker;
@@ -99,7 +100,8 @@ public final class SalientServer implements AutoCloseable {
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
         ServerReflection.create(List.of(Explainer.description, Health.description), system));
     CompletionStage<ServerBinding> bound =
-        Http.get(system).newServerAt(settings.host(), settings.port()).bind(handler);
+        Http.get(system).newServerAt(settings.host(), settings.port())
+            .bind(ResponseCompression.apply(handler, settings.compressResponses()));
     ServerBinding binding = bound.toCompletableFuture().join();
     log.info("Salient listening on {} (models {}; devices {})", binding.localAddress(),
         catalog.all().stream().map(m -> m.name()).toList(), settings.devices());

@@ -19,7 +19,8 @@ public record SalientSettings(
     int maxInFlight,
     int streamBuffer,
     Duration shutdownTimeout,
-    int videoMaxInFlight) {
+    int videoMaxInFlight,
+    boolean compressResponses) {
 
   /** Checks ranges so a bad configuration fails at start-up with the key to fix. */
   public SalientSettings {
@@ -49,7 +50,8 @@ public record SalientSettings(
         c.getInt("scheduler.max-in-flight"),
         c.getInt("scheduler.stream-buffer"),
         c.getDuration("shutdown-timeout"),
-        c.getInt("video.max-in-flight"));
+        c.getInt("video.max-in-flight"),
+        c.getBoolean("compress-responses"));
   }
 
   /** The device workers' part of the settings. */

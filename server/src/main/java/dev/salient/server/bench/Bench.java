@@ -48,6 +48,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -102,6 +104,8 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--video-fps", defaultValue = "30",
       description = "Frame rate of the paced video stream (default ${DEFAULT-VALUE}).")
   private double videoFps;
+
+  private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
   /** JIT compile time per second below which the gRPC path counts as warm. */
   private static final long SETTLED_JIT_MS = 30;
@@ -336,7 +340,7 @@ public final class Bench implements Callable<Integer> {
     ExplainerClient warm = ExplainerClient.create(settings, clientSystem);
     double window = Math.max(seconds, 3 * clientCounts.stream().mapToInt(i -> i).max()
         .orElse(1) / engineBest);
-    measureAsync(4, Math.max(seconds, Math.min(window, 20)),
+    measureAsync("warm-up (4 clients)", 4, Math.max(seconds, Math.min(window, 20)),
         i -> warm.explain(request).runWith(Sink.ignore(), clientSystem), null);
     warm.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
     noopCeiling(s, settings, clientSystem, engineBest);
@@ -346,7 +350,8 @@ public final class Bench implements Callable<Integer> {
         pool.add(ExplainerClient.create(settings, clientSystem));
       }
       // Long enough for several full rounds even when every client's request is in one batch.
-      Window w = measureAsync(clients, Math.max(seconds, 3 * clients / engineBest),
+      Window w = measureAsync("vanilla." + clients + "clients", clients,
+          Math.max(seconds, 3 * clients / engineBest),
           i -> pool.get(i).explain(request).runWith(Sink.ignore(), clientSystem),
           () -> stats(pool.get(0)));
       ObjectNode extra = mapper.createObjectNode().put("mean_batch",
@@ -377,7 +382,8 @@ public final class Bench implements Callable<Integer> {
       pool.add(ExplainerClient.create(settings, clientSystem));
     }
     ListModelsRequest request = ListModelsRequest.getDefaultInstance();
-    Window w = measureAsync(clients, seconds, i -> pool.get(i).listModels(request), null);
+    Window w = measureAsync("grpc.noop_16clients", clients, seconds,
+        i -> pool.get(i).listModels(request), null);
     emit("grpc.noop_16clients", s.label(), w.rate(), "req/s", "engine.bestbatch", engineBest,
         mapper.createObjectNode().put("rpc", "ListModels")
             .put("warmup_s", round(w.warmupSeconds())));
@@ -519,7 +525,7 @@ public final class Bench implements Callable<Integer> {
    * {@code window} seconds once the loops have run for a while and the JIT has settled;
    * {@code snapshot} (may be null) takes the server's stats at both ends of the window.
    */
-  private Window measureAsync(int clients, double window,
+  private Window measureAsync(String name, int clients, double window,
       java.util.function.IntFunction<CompletionStage<?>> call, Callable<StatsResponse> snapshot)
       throws Exception {
     AtomicLong done = new AtomicLong();
@@ -531,6 +537,7 @@ public final class Bench implements Callable<Integer> {
       loops.add(loop);
     }
     double warmup = warmUp(Math.min(2, window / 2), loops);
+    LOG.info("measuring {} for {} s (warm-up took {} s)", name, round(window), round(warmup));
     StatsResponse before = snapshot == null ? null : snapshot.call();
     long countStart = done.get();
     long start = System.nanoTime();
@@ -538,6 +545,7 @@ public final class Bench implements Callable<Integer> {
     long count = done.get() - countStart;
     double elapsed = (System.nanoTime() - start) / 1e9;
     StatsResponse after = snapshot == null ? null : snapshot.call();
+    LOG.info("measured {}: {} completions in {} s", name, count, round(elapsed));
     stop.set(true);
     CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new))
         .get((long) (window * 10 + 120), TimeUnit.SECONDS);
