@@ -40,7 +40,6 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.grpc.javadsl.Metadata;
 import org.apache.pekko.stream.CompletionStrategy;
-import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSource;
@@ -200,12 +199,8 @@ public final class ExplainerService implements ExplainerPowerApi {
   }
 
   private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(ExplainOrder order) {
-    return Source.<dev.salient.server.method.ExplainEvent>queue(
-            streamBuffer, OverflowStrategy.backpressure())
-        .mapMaterializedValue(queue -> {
-          supervisor.tell(new ExplainSupervisor.Submit(order, new QueueEventSink(queue)));
-          return NotUsed.getInstance();
-        });
+    return QueueEventSink.source(streamBuffer,
+        sink -> supervisor.tell(new ExplainSupervisor.Submit(order, sink)));
   }
 
   /** Validates the request fields and decodes the image on the decoder executor. */

@@ -38,9 +38,10 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
  * thread that calls it. Each round it takes the next pass of every ready job (same model, same
  * kind of pass, up to {@code maxBatch} images), runs them as one engine call, and hands every job
- * its own rows of the result. A job is ready again once its client has taken its events, so a
- * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs still
- * handing over events, so that iterative jobs keep stepping together. When fewer jobs are ready
+ * its own rows of the result. A job is ready again once its events are in its response stream's
+ * buffer (at once, while the buffer has room), so a slow client holds back only its own job; a
+ * round waits at most {@code maxWait} for jobs whose clients are making room, so that iterative
+ * jobs keep stepping together. When fewer jobs are ready
  * than the last engine call carried plus those that waited through it, a round also waits, for a
  * fraction of that call's recent time (at most {@code maxReturnWait}), for clients coming back
  * with their next request.
@@ -366,22 +367,35 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       sent = sent.thenCompose(ok -> ok ? job.sink().offer(event)
           : CompletableFuture.completedFuture(false));
     }
+    CompletableFuture<Boolean> accepted = sent.toCompletableFuture();
+    if (accepted.isDone() && !accepted.isCompletedExceptionally()) {
+      // The stream had room for every event: the job is ready now, without a message.
+      afterDelivery(job, accepted.join());
+      return;
+    }
     delivering.add(job.id());
     getContext().pipeToSelf(sent, (ok, error) -> error != null ? new EventsFailed(job.id(), error)
         : Boolean.TRUE.equals(ok) ? new JobReady(job.id()) : new StreamClosed(job.id()));
   }
 
-  private Behavior<Command> onJobReady(JobReady msg) {
-    delivering.remove(msg.jobId());
-    Job job = jobs.get(msg.jobId());
-    if (job == null) {
-      runRound();
-      return this;
-    }
-    if (job.isFinished()) {
+  /** The job's events are in its stream ({@code accepted}), or its stream had closed. */
+  private void afterDelivery(Job job, boolean accepted) {
+    if (!accepted) {
+      getContext().getLog().info("request {} cancelled by its client after {} passes; freeing it",
+          job.requestId(), job.passes());
+      endJob(job, Outcome.CANCELLED, null);
+    } else if (job.isFinished()) {
       endJob(job, Outcome.COMPLETED, null);
     } else {
       markReady(job);
+    }
+  }
+
+  private Behavior<Command> onJobReady(JobReady msg) {
+    delivering.remove(msg.jobId());
+    Job job = jobs.get(msg.jobId());
+    if (job != null) {
+      afterDelivery(job, true);
     }
     runRound();
     return this;
@@ -391,9 +405,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     delivering.remove(msg.jobId());
     Job job = jobs.get(msg.jobId());
     if (job != null) {
-      getContext().getLog().info("request {} cancelled by its client after {} passes; freeing it",
-          job.requestId(), job.passes());
-      endJob(job, Outcome.CANCELLED, null);
+      afterDelivery(job, false);
     }
     runRound();
     return this;
