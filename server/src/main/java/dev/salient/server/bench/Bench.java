@@ -3,6 +3,7 @@ package dev.salient.server.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
+import com.sun.management.OperatingSystemMXBean;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ExplainRequest;
@@ -112,6 +113,8 @@ public final class Bench implements Callable<Integer> {
 
   private final ObjectMapper mapper = new ObjectMapper();
   private final Map<String, Double> batch1Rates = new LinkedHashMap<>();
+  /** Engine images/s by model and batch size. */
+  private final Map<String, Map<Integer, Double>> engineRates = new LinkedHashMap<>();
   private final PrintStream out;
 
   /** A benchmark printing to {@code out}. */
@@ -225,6 +228,7 @@ public final class Bench implements Callable<Integer> {
       if (size == 1) {
         batch1 = rate;
       }
+      engineRates.computeIfAbsent(s.label(), k -> new LinkedHashMap<>()).put(size, rate);
       if (rate > best) {
         best = rate;
         bestSize = size;
@@ -358,7 +362,8 @@ public final class Bench implements Callable<Integer> {
           meanBatch(w.before(), w.after()))
           .put("engine_busy", round((engineMillis(w.after()) - engineMillis(w.before()))
               / (w.seconds() * 1000)))
-          .put("warmup_s", round(w.warmupSeconds()));
+          .put("warmup_s", round(w.warmupSeconds()))
+          .put("cpu_ms_per_req", round(w.cpuMsPerCall()));
       extra.set("batch_size_counts", batchSizeCounts(w.before(), w.after()));
       emit("vanilla." + clients + "clients", s.label(), w.rate(), "req/s", "engine.bestbatch",
           engineBest, extra);
@@ -386,7 +391,8 @@ public final class Bench implements Callable<Integer> {
         i -> pool.get(i).listModels(request), null);
     emit("grpc.noop_16clients", s.label(), w.rate(), "req/s", "engine.bestbatch", engineBest,
         mapper.createObjectNode().put("rpc", "ListModels")
-            .put("warmup_s", round(w.warmupSeconds())));
+            .put("warmup_s", round(w.warmupSeconds()))
+            .put("cpu_ms_per_req", round(w.cpuMsPerCall())));
     for (ExplainerClient c : pool) {
       c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
@@ -438,11 +444,19 @@ public final class Bench implements Callable<Integer> {
     // The concurrent run's images per second against the engine's best batch says how close
     // it runs to the engine's limit; at 1.0 only a faster engine (or fewer passes) helps.
     double concurrentImages = median(concurrentImageRate);
+    ObjectNode extra = mapper.createObjectNode().put("method", iterativeMethod)
+        .put("params", iterativeParams.toString())
+        .put("engine_img_per_s", round(concurrentImages))
+        .put("of_engine_bestbatch", round(concurrentImages / engineBest));
+    Double batchOfJobs = engineRates.getOrDefault(s.label(), Map.of()).get(jobs);
+    if (batchOfJobs != null) {
+      // Both runs make the same passes, so the ratio is the ratio of their image rates: were
+      // the concurrent run the bare engine at a batch of 16, the ratio would be this ceiling.
+      extra.put("engine_batch16_img_per_s", round(batchOfJobs))
+          .put("ceiling", round(batchOfJobs / median(sequentialImageRate)));
+    }
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
-        mapper.createObjectNode().put("method", iterativeMethod)
-            .put("params", iterativeParams.toString())
-            .put("engine_img_per_s", round(concurrentImages))
-            .put("of_engine_bestbatch", round(concurrentImages / engineBest)));
+        extra);
     client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
   }
 
@@ -514,10 +528,12 @@ public final class Bench implements Callable<Integer> {
   }
 
   /**
-   * A measured window: completions per second, its length, the warm-up before it, and the
-   * server's stats at both ends (null without a snapshot).
+   * A measured window: completions per second, its length, the warm-up before it, the CPU time
+   * this process (server and clients) spent per completion, and the server's stats at both ends
+   * (null without a snapshot).
    */
-  private record Window(double rate, double seconds, double warmupSeconds, StatsResponse before,
+  private record Window(double rate, double seconds, double warmupSeconds, double cpuMsPerCall,
+      StatsResponse before,
       StatsResponse after) {}
 
   /**
@@ -540,16 +556,19 @@ public final class Bench implements Callable<Integer> {
     LOG.info("measuring {} for {} s (warm-up took {} s)", name, round(window), round(warmup));
     StatsResponse before = snapshot == null ? null : snapshot.call();
     long countStart = done.get();
+    long cpuStart = processCpuNanos();
     long start = System.nanoTime();
     TimeUnit.NANOSECONDS.sleep((long) (window * 1e9));
     long count = done.get() - countStart;
     double elapsed = (System.nanoTime() - start) / 1e9;
+    double cpuMs = (processCpuNanos() - cpuStart) / 1e6;
     StatsResponse after = snapshot == null ? null : snapshot.call();
     LOG.info("measured {}: {} completions in {} s", name, count, round(elapsed));
     stop.set(true);
     CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new))
         .get((long) (window * 10 + 120), TimeUnit.SECONDS);
-    return new Window(count / elapsed, elapsed, warmup, before, after);
+    return new Window(count / elapsed, elapsed, warmup, cpuMs / Math.max(1, count), before,
+        after);
   }
 
   /**
@@ -594,6 +613,13 @@ public final class Bench implements Callable<Integer> {
         runLoop(client, call, done, stop, finished);
       }
     });
+  }
+
+  /** CPU time of this process so far, all threads, or 0 where the JVM cannot tell. */
+  private static long processCpuNanos() {
+    return ManagementFactory.getOperatingSystemMXBean()
+        instanceof OperatingSystemMXBean os
+        ? Math.max(0, os.getProcessCpuTime()) : 0;
   }
 
   private static <T> T await(CompletionStage<T> stage) throws Exception {
