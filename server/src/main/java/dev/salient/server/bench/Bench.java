@@ -417,6 +417,8 @@ public final class Bench implements Callable<Integer> {
     double[] concurrent = new double[3];
     double[] sequentialImageRate = new double[3];
     double[] concurrentImageRate = new double[3];
+    double[] concurrentEngineBusy = new double[3];
+    ObjectNode concurrentBatches = mapper.createObjectNode();
     for (int trial = 0; trial < 3; trial++) {
       StatsResponse before = stats(client);
       long t0 = System.nanoTime();
@@ -436,7 +438,12 @@ public final class Bench implements Callable<Integer> {
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
       double seconds1 = (System.nanoTime() - t1) / 1e9;
       concurrent[trial] = jobs / seconds1;
-      concurrentImageRate[trial] = images(between, stats(client)) / seconds1;
+      StatsResponse end = stats(client);
+      concurrentImageRate[trial] = images(between, end) / seconds1;
+      concurrentEngineBusy[trial] =
+          (engineMillis(end) - engineMillis(between)) / (seconds1 * 1000);
+      batchSizeCounts(between, end).fields().forEachRemaining(e -> concurrentBatches.put(
+          e.getKey(), concurrentBatches.path(e.getKey()).asLong() + e.getValue().asLong()));
     }
     double seq = median(sequential);
     emit("sequential", s.label(), seq, "jobs/s", null, Double.NaN,
@@ -447,7 +454,8 @@ public final class Bench implements Callable<Integer> {
     ObjectNode extra = mapper.createObjectNode().put("method", iterativeMethod)
         .put("params", iterativeParams.toString())
         .put("engine_img_per_s", round(concurrentImages))
-        .put("of_engine_bestbatch", round(concurrentImages / engineBest));
+        .put("of_engine_bestbatch", round(concurrentImages / engineBest))
+        .put("engine_busy", round(median(concurrentEngineBusy)));
     Double batchOfJobs = engineRates.getOrDefault(s.label(), Map.of()).get(jobs);
     if (batchOfJobs != null) {
       // Both runs make the same passes, so the ratio is the ratio of their image rates: were
@@ -455,6 +463,7 @@ public final class Bench implements Callable<Integer> {
       extra.put("engine_batch16_img_per_s", round(batchOfJobs))
           .put("ceiling", round(batchOfJobs / median(sequentialImageRate)));
     }
+    extra.set("batch_size_counts", concurrentBatches);
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
         extra);
     client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
