@@ -542,8 +542,7 @@ public final class Bench implements Callable<Integer> {
    * (null without a snapshot).
    */
   private record Window(double rate, double seconds, double warmupSeconds, double cpuMsPerCall,
-      StatsResponse before,
-      StatsResponse after) {}
+      StatsResponse before, StatsResponse after) {}
 
   /**
    * Completions per second of {@code clients} closed loops of {@code call}, measured over

@@ -6,8 +6,8 @@ import java.time.Duration;
  * How a device worker schedules.
  *
  * @param maxBatch most images in one engine call
- * @param maxWait how long a round may wait for jobs still handing events to their clients, when
- *     the batch is not full (zero: never wait)
+ * @param maxWait how long a round may wait for jobs whose response streams are full, when the
+ *     batch is not full (zero: never wait)
  * @param returnWaitFraction when fewer jobs are ready than the last engine call carried, how
  *     long a round may wait for the rest, as a fraction of the recent time of an engine call of
  *     the last call's size (zero: never wait)
