@@ -22,6 +22,8 @@ public final class QueueEventSink implements EventSink {
   /** The event waiting for room, and its offer; guarded by this. */
   private ExplainEvent waiting;
   private CompletableFuture<Boolean> waitingOffer;
+  /** The stream ended; guarded by this. Its queue may still report "full" for a moment after. */
+  private boolean terminated;
 
   private QueueEventSink() {}
 
@@ -53,6 +55,7 @@ public final class QueueEventSink implements EventSink {
     done.whenComplete((ok, error) -> {
       CompletableFuture<Boolean> pending;
       synchronized (this) {
+        terminated = true;
         pending = waitingOffer;
         waiting = null;
         waitingOffer = null;
@@ -69,6 +72,9 @@ public final class QueueEventSink implements EventSink {
     synchronized (this) {
       if (waitingOffer != null) {
         throw new IllegalStateException("offer before the last offer completed");
+      }
+      if (terminated) {
+        return CompletableFuture.completedFuture(false);
       }
       QueueOfferResult result = queue.offer(event);
       if (result == QueueOfferResult.dropped()) {

@@ -137,6 +137,20 @@ class QueueEventSinkTest {
   }
 
   @Test
+  void anOfferRightAfterTheStreamEndedIsRefusedAtOnce() throws Exception {
+    // The stream reports its end before its queue learns of the cancel; an offer in between
+    // sees a full buffer and must not wait for room that will never come. Repeated to hit it.
+    for (int round = 0; round < 200; round++) {
+      Client client = new Client();
+      EventSink sink = open(1, client);
+      assertTrue(accepted(sink.offer(frame(0))));
+      client.cancel();
+      sink.whenClosed().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      assertFalse(accepted(sink.offer(frame(1))), "round " + round);
+    }
+  }
+
+  @Test
   void failEndsTheStreamWithTheError() throws Exception {
     Client client = new Client();
     EventSink sink = open(2, client);
