@@ -33,6 +33,10 @@ public final class Main implements Callable<Integer> {
       description = "Devices with a worker each: cpu, gpu:0, gpu:1 ... (default cpu).")
   List<String> devices;
 
+  @Option(names = "--cpu-workers", description = "CPU workers, each with its own engine and its "
+      + "share of the cores: auto (default: max(2, cores / 4), 1 on one core) or N.")
+  String cpuWorkers;
+
   @Option(names = "--max-batch", description = "Most images per engine call (default 32).")
   Integer maxBatch;
 
@@ -49,6 +53,7 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.port", port);
     config = override(config, "salient.models", models);
     config = override(config, "salient.devices", devices);
+    config = override(config, "salient.cpu-workers", cpuWorkers);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
     SalientSettings settings = SalientSettings.create(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "salient", config);

@@ -71,18 +71,23 @@ public final class SalientServer implements AutoCloseable {
       log.warn("the common ForkJoinPool has one thread, so every gRPC call starts two threads "
           + "(about half the throughput); start the JVM with -D{}=2", CommonPool.PARALLELISM);
     }
-    long cpuWorkers = settings.devices().stream().filter(d -> d.equals("cpu")).count();
-    if (cpuWorkers > 1 && System.getProperty(InferenceEngine.THREADS_PROPERTY) == null) {
-      log.warn("{} CPU workers share {} cores, and each engine may use all of them; start the "
-          + "JVM with -D{}={} (cores / workers)", cpuWorkers,
-          Runtime.getRuntime().availableProcessors(), InferenceEngine.THREADS_PROPERTY,
-          Math.max(1, Runtime.getRuntime().availableProcessors() / cpuWorkers));
+    String fixedThreads = System.getProperty(InferenceEngine.THREADS_PROPERTY);
+    if (settings.devices().contains("cpu") && fixedThreads != null
+        && Integer.parseInt(fixedThreads.trim()) * settings.cpuWorkers()
+            > Runtime.getRuntime().availableProcessors()) {
+      log.warn("{} CPU workers with {} intra-op threads each (-D{}) want more than the {} cores; "
+          + "their OpenMP threads will wait for each other. Lower one of them.",
+          settings.cpuWorkers(), fixedThreads.trim(), InferenceEngine.THREADS_PROPERTY,
+          Runtime.getRuntime().availableProcessors());
     }
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
-    for (int i = 0; i < settings.devices().size(); i++) {
-      String device = settings.devices().get(i);
-      runtimes.add(DeviceWorker.loadRuntime(device.replace(':', '-') + "-" + i, device,
-          catalog.all()));
+    for (String device : settings.devices()) {
+      int workers = device.equals("cpu") ? settings.cpuWorkers() : 1;
+      for (int w = 0; w < workers; w++) {
+        String name = device.equals("cpu") ? "cpu-" + w : device.replace(':', '-');
+        runtimes.add(DeviceWorker.loadRuntime(name, device, catalog.all(),
+            settings.cpuThreadsPerWorker()));
+      }
     }
     SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
@@ -103,8 +108,9 @@ public final class SalientServer implements AutoCloseable {
         Http.get(system).newServerAt(settings.host(), settings.port())
             .bind(ResponseCompression.apply(handler, settings.compressResponses()));
     ServerBinding binding = bound.toCompletableFuture().join();
-    log.info("Salient listening on {} (models {}; devices {})", binding.localAddress(),
-        catalog.all().stream().map(m -> m.name()).toList(), settings.devices());
+    log.info("Salient listening on {} (models {}; workers {})", binding.localAddress(),
+        catalog.all().stream().map(m -> m.name()).toList(),
+        runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList());
     return new SalientServer(system, binding, health, catalog, settings);
   }
 

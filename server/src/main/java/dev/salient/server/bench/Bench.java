@@ -33,6 +33,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -41,6 +42,9 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -113,8 +117,10 @@ public final class Bench implements Callable<Integer> {
 
   private final ObjectMapper mapper = new ObjectMapper();
   private final Map<String, Double> batch1Rates = new LinkedHashMap<>();
-  /** Engine images/s by model and batch size. */
-  private final Map<String, Map<Integer, Double>> engineRates = new LinkedHashMap<>();
+  /** Images/s of the server's CPU worker layout, bare, by model label. */
+  private final Map<String, Double> cpuWorkerRates = new LinkedHashMap<>();
+  /** Clients of vanilla.16clients and jobs of iterative.16concurrent. */
+  private static final int CONCURRENT_JOBS = 16;
   private final PrintStream out;
 
   /** A benchmark printing to {@code out}. */
@@ -143,6 +149,11 @@ public final class Bench implements Callable<Integer> {
         + System.getProperty("os.arch") + ", java " + System.getProperty("java.version")
         + ", torch threads " + System.getProperty(InferenceEngine.THREADS_PROPERTY,
             "chosen per model"));
+    Config config = ConfigFactory.parseMap(Map.of(
+            "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
+            "salient.scheduler.max-in-flight", 4096))
+        .withFallback(ConfigFactory.load());
+    SalientSettings serverSettings = SalientSettings.create(config);
     Map<String, Double> bestBatch = new LinkedHashMap<>();
     try (InferenceEngine engine =
         InferenceEngine.load("cpu", subjects.stream().map(Subject::model).toList())) {
@@ -152,13 +163,12 @@ public final class Bench implements Callable<Integer> {
       soak(engine, subjects.get(0));
       twoEngines(engine, subjects.get(0));
     }
-    Config config = ConfigFactory.parseMap(Map.of(
-            "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
-            "salient.scheduler.max-in-flight", 4096))
-        .withFallback(ConfigFactory.load());
+    for (Subject s : subjects) {
+      cpuWorkerEngines(s, serverSettings, bestBatch.get(s.label()));
+    }
     ActorSystem<Void> serverSystem = ActorSystem.create(Behaviors.empty(), "bench-server", config);
     ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "bench-client", config);
-    try (SalientServer server = SalientServer.start(serverSystem, SalientSettings.create(config),
+    try (SalientServer server = SalientServer.start(serverSystem, serverSettings,
         new ModelCatalog(subjects.stream().map(Subject::model).toList()),
         MethodRegistry.standard())) {
       GrpcClientSettings settings = GrpcClientSettings
@@ -228,7 +238,6 @@ public final class Bench implements Callable<Integer> {
       if (size == 1) {
         batch1 = rate;
       }
-      engineRates.computeIfAbsent(s.label(), k -> new LinkedHashMap<>()).put(size, rate);
       if (rate > best) {
         best = rate;
         bestSize = size;
@@ -304,6 +313,55 @@ public final class Bench implements Callable<Integer> {
   }
 
   /**
+   * The server's CPU workers with nothing else around them: one engine per worker, each on its
+   * own thread with the worker's share of the cores, all running batches of
+   * {@value #CONCURRENT_JOBS} / workers at once (16 clients spread over the workers). With more
+   * than one worker this, not one engine on every core, is the most the server's engines can
+   * put through for 16 clients; the 16-client and iterative runs are compared with it too.
+   */
+  private void cpuWorkerEngines(Subject s, SalientSettings settings, double engineBest)
+      throws Exception {
+    int workers = settings.cpuWorkers();
+    int threadsEach = settings.cpuThreadsPerWorker();
+    int batchEach = Math.max(1, CONCURRENT_JOBS / workers);
+    float[] image = ImageDecoder.decode(s.png(), s.model().input());
+    Pass pass = Pass.gradient(Collections.nCopies(batchEach, image), Pass.Output.LOGIT,
+        new int[batchEach], s.model().numClasses());
+    List<ExecutorService> threads = new ArrayList<>();
+    List<InferenceEngine> engines = new ArrayList<>();
+    try {
+      for (int w = 0; w < workers; w++) {
+        ExecutorService thread = Executors.newSingleThreadExecutor();
+        threads.add(thread);
+        engines.add(thread.submit(() -> InferenceEngine.load("cpu", List.of(s.model()),
+            threadsEach)).get());
+      }
+      List<Future<Double>> rates = new ArrayList<>();
+      for (int w = 0; w < workers; w++) {
+        InferenceEngine engine = engines.get(w);
+        rates.add(threads.get(w).submit(() -> measure(() -> {
+          engine.run(s.model().name(), pass);
+          return batchEach;
+        })));
+      }
+      double total = 0;
+      for (Future<Double> rate : rates) {
+        total += rate.get();
+      }
+      cpuWorkerRates.put(s.label(), total);
+      emit("engine.cpu_workers_batch16", s.label(), total, "img/s", "engine.bestbatch",
+          engineBest, mapper.createObjectNode().put("workers", workers)
+              .put("torch_threads_each", engines.get(0).threads(s.model().name(), batchEach))
+              .put("batch_each", batchEach));
+    } finally {
+      for (int w = 0; w < engines.size(); w++) {
+        threads.get(w).submit(engines.get(w)::close).get();
+      }
+      threads.forEach(ExecutorService::shutdown);
+    }
+  }
+
+  /**
    * Resident memory before and after a long run of gradient passes: it must not grow. The run is
    * timed (a quarter of it warm-up, then {@code seconds}; at least 50 passes each) so that a
    * slow model does not make it hours long.
@@ -365,6 +423,9 @@ public final class Bench implements Callable<Integer> {
           .put("warmup_s", round(w.warmupSeconds()))
           .put("cpu_ms_per_req", round(w.cpuMsPerCall()));
       extra.set("batch_size_counts", batchSizeCounts(w.before(), w.after()));
+      if (clients == CONCURRENT_JOBS && cpuWorkerRates.containsKey(s.label())) {
+        extra.put("of_cpu_workers_batch16", round(w.rate() / cpuWorkerRates.get(s.label())));
+      }
       emit("vanilla." + clients + "clients", s.label(), w.rate(), "req/s", "engine.bestbatch",
           engineBest, extra);
       for (ExplainerClient c : pool) {
@@ -409,7 +470,7 @@ public final class Bench implements Callable<Integer> {
         .setMethod(iterativeMethod).putAllParams(iterativeParams)
         .setTarget(Target.newBuilder().setRank(2))
         .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(s.png()))).build();
-    int jobs = 16;
+    int jobs = CONCURRENT_JOBS;
     for (int i = 0; i < 3 * jobs; i++) {
       await(client.explain(request).runWith(Sink.ignore(), clientSystem));
     }
@@ -456,12 +517,13 @@ public final class Bench implements Callable<Integer> {
         .put("engine_img_per_s", round(concurrentImages))
         .put("of_engine_bestbatch", round(concurrentImages / engineBest))
         .put("engine_busy", round(median(concurrentEngineBusy)));
-    Double batchOfJobs = engineRates.getOrDefault(s.label(), Map.of()).get(jobs);
-    if (batchOfJobs != null) {
+    Double workersRate = cpuWorkerRates.get(s.label());
+    if (workersRate != null) {
       // Both runs make the same passes, so the ratio is the ratio of their image rates: were
-      // the concurrent run the bare engine at a batch of 16, the ratio would be this ceiling.
-      extra.put("engine_batch16_img_per_s", round(batchOfJobs))
-          .put("ceiling", round(batchOfJobs / median(sequentialImageRate)));
+      // the concurrent run the server's bare engines at 16 images in all, the ratio would be
+      // this ceiling.
+      extra.put("cpu_workers_batch16_img_per_s", round(workersRate))
+          .put("ceiling", round(workersRate / median(sequentialImageRate)));
     }
     extra.set("batch_size_counts", concurrentBatches);
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,

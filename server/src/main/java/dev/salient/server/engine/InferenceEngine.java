@@ -65,6 +65,18 @@ public final class InferenceEngine implements PassEngine {
    * engine thread that will use the engine.
    */
   public static InferenceEngine load(String deviceName, Collection<ModelPackage> packages) {
+    return load(deviceName, packages, Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * Loads {@code packages} onto device {@code deviceName} as above; on CPU its passes use at most
+   * {@code cpuThreads} intra-op threads (its share of the cores when several CPU workers run).
+   */
+  public static InferenceEngine load(String deviceName, Collection<ModelPackage> packages,
+      int cpuThreads) {
+    if (cpuThreads < 1) {
+      throw new IllegalArgumentException("cpuThreads must be at least 1, got " + cpuThreads);
+    }
     // Loads the native library; JniUtils calls before this fail with UnsatisfiedLinkError.
     ai.djl.engine.Engine.getEngine("PyTorch");
     // A new Java thread starts with libtorch grad mode ON; passes switch it on only when needed.
@@ -94,7 +106,7 @@ public final class InferenceEngine implements PassEngine {
     InferenceEngine engine = new InferenceEngine(deviceName, manager, models);
     if (!device.isGpu()) {
       try {
-        engine.chooseThreads();
+        engine.chooseThreads(cpuThreads);
       } catch (RuntimeException e) {
         engine.close();
         throw e;
@@ -105,7 +117,8 @@ public final class InferenceEngine implements PassEngine {
 
   /**
    * Chooses libtorch's intra-op threads for each model, by measurement: gradient passes of one
-   * image and of {@value #LARGE_CALIBRATION_BATCH} with one thread against all of them. Small
+   * image and of {@value #LARGE_CALIBRATION_BATCH} with one thread against all {@code all} it may
+   * use (its share of the cores). Small
    * calls on small models run faster on one thread (the default model: ~1 ms against ~2 ms on
    * two, where OpenMP's hand-offs cost more than the work they share), and one engine thread
    * leaves the other cores to gRPC and the clients; large calls on large models take them all
@@ -113,7 +126,7 @@ public final class InferenceEngine implements PassEngine {
    * {@link #MORE_THREADS_MIN_SPEEDUP} times faster, one thread wins.
    * {@code -Dai.djl.pytorch.num_threads=N} fixes N for every model instead.
    */
-  private void chooseThreads() {
+  private void chooseThreads(int all) {
     String fixed = System.getProperty(THREADS_PROPERTY);
     if (fixed != null) {
       int n = Integer.parseInt(fixed.trim());
@@ -122,7 +135,6 @@ public final class InferenceEngine implements PassEngine {
           THREADS_PROPERTY);
       return;
     }
-    int all = Runtime.getRuntime().availableProcessors();
     for (var entry : models.entrySet()) {
       String name = entry.getKey();
       if (all == 1) {

@@ -129,16 +129,25 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
   /**
    * Loads the models for {@code device} on a new, named engine thread (blocking: a model that
-   * cannot load fails here, at start-up).
+   * cannot load fails here, at start-up); a CPU engine may use every core.
    */
   public static DeviceRuntime loadRuntime(String name, String device,
       Collection<ModelPackage> packages) {
+    return loadRuntime(name, device, packages, Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * As {@link #loadRuntime(String, String, Collection)}, with a CPU engine's intra-op threads
+   * limited to {@code cpuThreads}, this worker's share of the cores.
+   */
+  public static DeviceRuntime loadRuntime(String name, String device,
+      Collection<ModelPackage> packages, int cpuThreads) {
     ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "salient-engine-" + name);
       t.setDaemon(true);
       return t;
     });
-    Supplier<PassEngine> factory = () -> InferenceEngine.load(device, packages);
+    Supplier<PassEngine> factory = () -> InferenceEngine.load(device, packages, cpuThreads);
     try {
       PassEngine engine = CompletableFuture.supplyAsync(factory, thread).join();
       return new DeviceRuntime(name, device, factory, engine, thread);

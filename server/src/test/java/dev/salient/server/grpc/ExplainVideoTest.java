@@ -233,7 +233,7 @@ class ExplainVideoTest {
   }
 
   static void awaitNoActiveJobs() throws InterruptedException {
-    awaitStats(s -> s.getWorkers(0).getActiveJobs() == 0);
+    awaitStats(s -> ExplainerServiceTest.activeJobs(s) == 0);
   }
 
   @Test
@@ -247,7 +247,7 @@ class ExplainVideoTest {
 
     assertEquals(1, first.size());
     awaitNoActiveJobs();
-    assertEquals(0, stats().getWorkers(0).getActiveJobs(), "the worker let the frames go");
+    assertEquals(0, ExplainerServiceTest.activeJobs(stats()), "the workers let the frames go");
     assertTrue(stats().getCancelled() > cancelledBefore, "the frame in flight was cancelled");
   }
 

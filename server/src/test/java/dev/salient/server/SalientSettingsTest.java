@@ -1,0 +1,59 @@
+package dev.salient.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Reading and checking the {@code salient} configuration section. */
+class SalientSettingsTest {
+
+  private static SalientSettings settings(Map<String, Object> overrides) {
+    Config config = ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load());
+    return SalientSettings.create(config);
+  }
+
+  @Test
+  void autoCpuWorkersAreOneOnOneCoreTwoFromTwoCoresAndOnePerFourCoresBeyond() {
+    assertEquals(1, SalientSettings.cpuWorkers("auto", 1));
+    assertEquals(2, SalientSettings.cpuWorkers("auto", 2));
+    assertEquals(2, SalientSettings.cpuWorkers("auto", 4));
+    assertEquals(2, SalientSettings.cpuWorkers("auto", 8));
+    assertEquals(4, SalientSettings.cpuWorkers("AUTO", 16));
+    assertEquals(16, SalientSettings.cpuWorkers("auto", 64));
+  }
+
+  @Test
+  void aNumberOfCpuWorkersIsTakenAsGiven() {
+    assertEquals(3, settings(Map.of("salient.cpu-workers", 3)).cpuWorkers());
+    assertEquals(1, settings(Map.of("salient.cpu-workers", "1")).cpuWorkers());
+  }
+
+  @Test
+  void eachCpuWorkerGetsItsShareOfTheCoresAndAtLeastOneThread() {
+    int cores = Runtime.getRuntime().availableProcessors();
+    assertEquals(cores, settings(Map.of("salient.cpu-workers", 1)).cpuThreadsPerWorker());
+    assertEquals(1, settings(Map.of("salient.cpu-workers", cores * 2)).cpuThreadsPerWorker());
+  }
+
+  @Test
+  void aCpuWorkerCountThatIsNotANumberNamesTheKey() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.cpu-workers", "many")));
+    assertTrue(e.getMessage().contains("salient.cpu-workers"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.cpu-workers", 0)));
+  }
+
+  @Test
+  void aDeviceNamedTwiceIsRefusedWithTheSettingToUseInstead() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.devices", List.of("cpu", "cpu"))));
+    assertTrue(e.getMessage().contains("salient.cpu-workers"), e.getMessage());
+  }
+}
