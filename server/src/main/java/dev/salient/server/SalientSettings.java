@@ -62,12 +62,11 @@ public record SalientSettings(
 
   /**
    * The CPU workers for {@code setting} ("auto" or a number) on a machine of {@code cores}
-   * cores. Auto gives every worker up to four cores, and two workers from two cores up: on two
-   * cores, two one-thread engines put through 1.13x (ResNet-18, 16 clients) to 1.4x (the
-   * default model, 16 iterative requests) the images of one two-thread engine, whose OpenMP
-   * threads wait for each other whenever anything else runs (README, Performance). Four cores a
-   * worker is a choice, not a measurement: ResNet-size passes at serving batch sizes gain little
-   * from more threads, and fewer workers keep more requests in each batch.
+   * cores. Auto gives two workers from two cores up, and up to four cores a worker beyond: an
+   * engine's OpenMP threads wait for each other whenever anything else runs on one of their
+   * cores, and one-thread engines do not; on two cores two workers served more requests than
+   * one in every alternated run (README, "Why more than one CPU worker"). Four cores a worker is
+   * a choice, not a measurement: fewer workers keep more requests in each batch.
    */
   static int cpuWorkers(String setting, int cores) {
     if (setting.trim().equalsIgnoreCase("auto")) {

@@ -70,7 +70,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   }
 
   /**
-   * A supervisor of the workers spawned from {@code runtimes}, one per device, admitting at most
+   * A supervisor of the workers spawned from {@code runtimes}, one per runtime, admitting at most
    * {@code maxInFlight} requests at once.
    */
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
