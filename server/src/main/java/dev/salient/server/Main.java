@@ -55,7 +55,13 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.devices", devices);
     config = override(config, "salient.cpu-workers", cpuWorkers);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
-    SalientSettings settings = SalientSettings.create(config);
+    SalientSettings settings;
+    try {
+      settings = SalientSettings.create(config);
+    } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+      System.err.println("salient: bad configuration: " + e.getMessage());
+      return 2;
+    }
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "salient", config);
     SalientServer server;
     try {
