@@ -40,6 +40,10 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--max-batch", description = "Most images per engine call (default 32).")
   Integer maxBatch;
 
+  @Option(names = "--metrics-port", description = "HTTP port serving GET /metrics for "
+      + "Prometheus, on the same host (default off).")
+  Integer metricsPort;
+
   /** Runs the command line. */
   public static void main(String[] args) {
     CommonPool.ensureAtLeastTwoThreads();
@@ -55,6 +59,7 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.devices", devices);
     config = override(config, "salient.cpu-workers", cpuWorkers);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
+    config = override(config, "salient.metrics-port", metricsPort);
     SalientSettings settings;
     try {
       settings = SalientSettings.create(config);
@@ -76,6 +81,8 @@ public final class Main implements Callable<Integer> {
     System.out.println("Salient listening on " + address.getHostString() + ":"
         + address.getPort() + " (models: "
         + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
+    server.metricsAddress().ifPresent(metrics -> System.out.println("Metrics at http://"
+        + metrics.getHostString() + ":" + metrics.getPort() + "/metrics"));
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -13,13 +13,13 @@ import dev.salient.server.util.CommonPool;
 import dev.salient.server.worker.DeviceWorker;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.grpc.health.v1.Health;
 import io.grpc.health.v1.HealthHandlerFactory;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
@@ -45,14 +45,19 @@ public final class SalientServer implements AutoCloseable {
 
   private final ActorSystem<?> system;
   private final ServerBinding binding;
+  private final MetricsEndpoint metrics;
+  private final ServerBinding metricsBinding;
   private final HealthService health;
   private final ModelCatalog catalog;
   private final SalientSettings settings;
 
-  private SalientServer(ActorSystem<?> system, ServerBinding binding, HealthService health,
-      ModelCatalog catalog, SalientSettings settings) {
+  private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
+      ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
+      SalientSettings settings) {
     this.system = system;
     this.binding = binding;
+    this.metrics = metrics;
+    this.metricsBinding = metricsBinding;
     this.health = health;
     this.catalog = catalog;
     this.settings = settings;
@@ -89,7 +94,8 @@ public final class SalientServer implements AutoCloseable {
             settings.cpuThreadsPerWorker()));
       }
     }
-    SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
+    MetricsEndpoint endpoint = new MetricsEndpoint();
+    SchedulerMetrics metrics = new SchedulerMetrics(endpoint.registry());
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
         ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
             settings.maxInFlight(), metrics),
@@ -111,12 +117,33 @@ public final class SalientServer implements AutoCloseable {
     log.info("Salient listening on {} (models {}; workers {})", binding.localAddress(),
         catalog.all().stream().map(m -> m.name()).toList(),
         runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList());
-    return new SalientServer(system, binding, health, catalog, settings);
+    ServerBinding metricsBinding = null;
+    if (settings.metricsPort() != SalientSettings.METRICS_OFF) {
+      try {
+        metricsBinding = endpoint.bind(system, settings.host(), settings.metricsPort())
+            .toCompletableFuture().join();
+      } catch (RuntimeException e) {
+        binding.unbind();
+        throw new IllegalStateException("cannot serve metrics on " + settings.host() + ":"
+            + settings.metricsPort() + " (" + e.getMessage() + "); choose another "
+            + "metrics-port or turn it off", e);
+      }
+      log.info("metrics for Prometheus at http://{}:{}{}",
+          metricsBinding.localAddress().getHostString(), metricsBinding.localAddress().getPort(),
+          MetricsEndpoint.PATH);
+    }
+    return new SalientServer(system, binding, endpoint, metricsBinding, health, catalog,
+        settings);
   }
 
   /** The bound address (useful with port 0). */
   public InetSocketAddress address() {
     return binding.localAddress();
+  }
+
+  /** Where GET /metrics is served, unless the metrics port is off. */
+  public Optional<InetSocketAddress> metricsAddress() {
+    return Optional.ofNullable(metricsBinding).map(ServerBinding::localAddress);
   }
 
   /** The models served. */
@@ -131,6 +158,11 @@ public final class SalientServer implements AutoCloseable {
     long millis = settings.shutdownTimeout().toMillis();
     binding.terminate(settings.shutdownTimeout()).toCompletableFuture()
         .orTimeout(millis + 1000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+    if (metricsBinding != null) {
+      metricsBinding.unbind().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS)
+          .exceptionally(e -> null).join();
+    }
+    metrics.close();
   }
 
   /** The actor system the server runs in. */

@@ -21,7 +21,11 @@ public record SalientSettings(
     int streamBuffer,
     Duration shutdownTimeout,
     int videoMaxInFlight,
-    boolean compressResponses) {
+    boolean compressResponses,
+    int metricsPort) {
+
+  /** {@link #metricsPort()} when no metrics endpoint is served. */
+  public static final int METRICS_OFF = -1;
 
   /** Checks ranges so a bad configuration fails at start-up with the key to fix. */
   public SalientSettings {
@@ -35,6 +39,8 @@ public record SalientSettings(
     require(maxInFlight >= 1, "salient.scheduler.max-in-flight must be at least 1");
     require(streamBuffer >= 1, "salient.scheduler.stream-buffer must be at least 1");
     require(videoMaxInFlight >= 1, "salient.video.max-in-flight must be at least 1");
+    require(metricsPort == METRICS_OFF || metricsPort >= 0 && metricsPort <= 65535,
+        "salient.metrics-port must be off or in 0..65535");
     devices = List.copyOf(devices);
   }
 
@@ -57,7 +63,21 @@ public record SalientSettings(
         c.getInt("scheduler.stream-buffer"),
         c.getDuration("shutdown-timeout"),
         c.getInt("video.max-in-flight"),
-        c.getBoolean("compress-responses"));
+        c.getBoolean("compress-responses"),
+        metricsPort(c.getString("metrics-port")));
+  }
+
+  /** The metrics port for {@code setting}: "off" or a port number. */
+  static int metricsPort(String setting) {
+    if (setting.trim().equalsIgnoreCase("off")) {
+      return METRICS_OFF;
+    }
+    try {
+      return Integer.parseInt(setting.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "salient.metrics-port must be off or a port number, got \"" + setting + "\"");
+    }
   }
 
   /**

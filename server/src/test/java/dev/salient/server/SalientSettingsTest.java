@@ -56,4 +56,23 @@ class SalientSettingsTest {
         () -> settings(Map.of("salient.devices", List.of("cpu", "cpu"))));
     assertTrue(e.getMessage().contains("salient.cpu-workers"), e.getMessage());
   }
+
+  @Test
+  void noMetricsPortIsServedUnlessOneIsSet() {
+    assertEquals(SalientSettings.METRICS_OFF, settings(Map.of()).metricsPort());
+    assertEquals(9464, settings(Map.of("salient.metrics-port", 9464)).metricsPort());
+    assertEquals(0, settings(Map.of("salient.metrics-port", "0")).metricsPort());
+    assertEquals(SalientSettings.METRICS_OFF,
+        settings(Map.of("salient.metrics-port", "off")).metricsPort());
+  }
+
+  @Test
+  void aMetricsPortThatIsNeitherOffNorAPortNamesTheKey() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.metrics-port", "prometheus")));
+    assertTrue(e.getMessage().contains("salient.metrics-port"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.metrics-port", 70000)));
+    assertTrue(e.getMessage().contains("salient.metrics-port"), e.getMessage());
+  }
 }

@@ -25,6 +25,7 @@ import dev.salient.server.engine.RandomWeights;
 import dev.salient.server.engine.builtin.ResNet18;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
+import dev.salient.server.util.ResidentMemory;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.CompilationMXBean;
@@ -139,7 +140,7 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    long rssStart = Memory.residentBytes();
+    long rssStart = ResidentMemory.bytes();
     Path scratch = Files.createTempDirectory("salient-bench");
     List<Subject> subjects = new ArrayList<>();
     for (String m : models) {
@@ -193,7 +194,7 @@ public final class Bench implements Callable<Integer> {
       serverSystem.terminate();
       serverSystem.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
     }
-    long rssEnd = Memory.residentBytes();
+    long rssEnd = ResidentMemory.bytes();
     emit("memory.rss", "all", rssEnd / 1e6, "MB", "start", rssStart / 1e6);
     return 0;
   }
@@ -372,10 +373,10 @@ public final class Bench implements Callable<Integer> {
         new int[] {0, 1, 2, 3}, s.model().numClasses()).with(new Pass.Extras(1f));
     runFor(engine, s, pass, seconds / 4);
     System.gc();
-    long before = Memory.residentBytes();
+    long before = ResidentMemory.bytes();
     int passes = runFor(engine, s, pass, seconds);
     System.gc();
-    long after = Memory.residentBytes();
+    long after = ResidentMemory.bytes();
     emit("memory.soak_growth", s.label(), (after - before) / 1e6, "MB", "rss_after_warmup",
         before / 1e6, mapper.createObjectNode().put("passes", passes));
   }

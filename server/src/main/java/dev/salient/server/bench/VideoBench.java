@@ -11,6 +11,7 @@ import dev.salient.grpc.Tensor;
 import dev.salient.grpc.VideoFrame;
 import dev.salient.grpc.VideoSession;
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.util.ResidentMemory;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -71,10 +72,10 @@ final class VideoBench {
       stream(client, model, frames, fps, Math.min(10, Math.max(2, seconds / 6)));
       System.gc();
       long heapStart = heapUsedAfterGc();
-      long offHeapStart = Memory.residentBytes() - heapCommitted();
+      long offHeapStart = ResidentMemory.bytes() - heapCommitted();
       Run run = stream(client, model, frames, fps, seconds);
       long heapEnd = heapUsedAfterGc();
-      long offHeapEnd = Memory.residentBytes() - heapCommitted();
+      long offHeapEnd = ResidentMemory.bytes() - heapCommitted();
       int queueAfter = client.stats(StatsRequest.getDefaultInstance()).toCompletableFuture()
           .get(10, TimeUnit.SECONDS).getWorkers(0).getQueueDepth();
       double[] sorted = run.latenciesMs().clone();

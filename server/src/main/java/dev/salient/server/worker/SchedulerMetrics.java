@@ -1,10 +1,15 @@
 package dev.salient.server.worker;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.distribution.HistogramSnapshot;
 import io.micrometer.core.instrument.distribution.ValueAtPercentile;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -153,23 +158,44 @@ public final class SchedulerMetrics {
     private final AtomicLong images = new AtomicLong();
     private final AtomicLong restarts = new AtomicLong();
     private final AtomicLongArray batchSizes;
+    private final DistributionSummary batchSize;
     private final Timer passLatency;
 
     WorkerMeters(MeterRegistry registry, String name, String device, int maxBatch) {
       this.name = name;
       this.device = device;
       this.batchSizes = new AtomicLongArray(maxBatch + 1);
-      registry.gauge("salient.worker.jobs.active", List.of(io.micrometer.core.instrument.Tag
-          .of("worker", name)), activeJobs);
-      registry.gauge("salient.worker.queue.depth", List.of(io.micrometer.core.instrument.Tag
-          .of("worker", name)), queueDepth);
-      this.passLatency = Timer.builder("salient.worker.pass.latency").tag("worker", name)
-          .publishPercentiles(0.5, 0.99).register(registry);
+      List<Tag> tags = List.of(Tag.of("worker", name), Tag.of("device", device));
+      registry.gauge("salient.worker.jobs.active", tags, activeJobs);
+      registry.gauge("salient.worker.queue.depth", tags, queueDepth);
+      FunctionCounter.builder("salient.worker.images", images, AtomicLong::get).tags(tags)
+          .description("images put through the engine").register(registry);
+      FunctionCounter.builder("salient.worker.restarts", restarts, AtomicLong::get).tags(tags)
+          .description("engine reloads after a failed engine call").register(registry);
+      this.batchSize = DistributionSummary.builder("salient.worker.batch.size").tags(tags)
+          .description("images per engine call").serviceLevelObjectives(powersOfTwo(maxBatch))
+          .register(registry);
+      this.passLatency = Timer.builder("salient.worker.pass.latency").tags(tags)
+          .description("time of one engine call (its sum over time: the engine's busy time)")
+          .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(1))
+          .register(registry);
+    }
+
+    /** Bucket bounds 1, 2, 4, ... up to {@code max} (and max itself). */
+    private static double[] powersOfTwo(int max) {
+      List<Double> bounds = new ArrayList<>();
+      for (int b = 1; b < max; b *= 2) {
+        bounds.add((double) b);
+      }
+      bounds.add((double) max);
+      return bounds.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
     void engineCall(int batchSize, long nanos) {
       images.addAndGet(batchSize);
       batchSizes.incrementAndGet(Math.min(batchSize, batchSizes.length() - 1));
+      this.batchSize.record(batchSize);
       passLatency.record(nanos, TimeUnit.NANOSECONDS);
     }
 

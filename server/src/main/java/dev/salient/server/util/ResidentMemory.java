@@ -1,15 +1,15 @@
-package dev.salient.server.bench;
+package dev.salient.server.util;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The process's resident memory (Java heap and native memory together), from /proc. */
-final class Memory {
-  private Memory() {}
+public final class ResidentMemory {
+  private ResidentMemory() {}
 
   /** Resident set size in bytes, or -1 where /proc/self/status is not available. */
-  static long residentBytes() {
+  public static long bytes() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
         if (line.startsWith("VmRSS:")) {
