@@ -42,8 +42,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * buffer (at once, while the buffer has room), so a slow client holds back only its own job; a
  * round waits at most {@code maxWait} for jobs whose clients are making room, so that iterative
  * jobs keep stepping together. When fewer jobs are ready than the last engine call carried plus
- * those that waited through it, a round also waits, for a fraction of that call's recent time
- * (at most {@code maxReturnWait}), for clients coming back with their next request.
+ * those that waited through it, a round also waits for clients coming back with their next
+ * request, until a fraction of that call's recent time (at most {@code maxReturnWait}) has passed
+ * since the call ended.
  *
  * <p>A failed engine call fails the jobs in that call with UNAVAILABLE; the worker then reloads
  * its engine with exponential backoff while the other jobs wait, and goes on.
@@ -70,6 +71,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
   private enum BatchWindowClosed implements Command { INSTANCE }
 
+  private enum ReturnsOverdue implements Command { INSTANCE }
+
   private enum ReloadEngine implements Command { INSTANCE }
 
   private record EngineReloaded(PassEngine engine, Throwable error) implements Command {}
@@ -92,7 +95,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private PassEngine engine;
   private boolean engineBusy;
   private boolean batchWindowExpired;
-  /** Jobs of the last engine call plus those that waited through it: the next round's hope. */
+  /**
+   * Jobs of the last engine call plus those that waited through it, while their clients may
+   * still be coming back (until {@link ReturnsOverdue}); 0 when no round waits for returns.
+   */
   private int expectedJobs;
   private int lastCallImages;
   /** Recent engine call time by images in the call (capped at maxBatch), moving average. */
@@ -166,6 +172,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         .onMessage(StreamClosed.class, this::onStreamClosed)
         .onMessage(EventsFailed.class, this::onEventsFailed)
         .onMessageEquals(BatchWindowClosed.INSTANCE, this::onBatchWindowClosed)
+        .onMessageEquals(ReturnsOverdue.INSTANCE, this::onReturnsOverdue)
         .onMessageEquals(ReloadEngine.INSTANCE, this::onReloadEngine)
         .onMessage(EngineReloaded.class, this::onEngineReloaded)
         .onSignal(PreRestart.class, signal -> onPreRestart())
@@ -197,17 +204,25 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     if (ready.isEmpty()) {
       return;
     }
-    if (!batchWindowExpired) {
-      Duration window = batchWindow();
-      if (!window.isZero()) {
+    if (ready.size() < settings.maxBatch()) {
+      if (ready.size() < expectedJobs) {
+        // The last call's clients may be on their way back: the last of them, or
+        // ReturnsOverdue, starts the round.
+        return;
+      }
+      if (!delivering.isEmpty() && !batchWindowExpired && !settings.maxWait().isZero()) {
+        // Jobs of the last round still handing events to their clients: iterative jobs, back
+        // in a moment, so they keep stepping in one batch.
         if (!timers.isTimerActive(BatchWindowClosed.INSTANCE)) {
-          timers.startSingleTimer(BatchWindowClosed.INSTANCE, window);
+          timers.startSingleTimer(BatchWindowClosed.INSTANCE, settings.maxWait());
         }
         return;
       }
     }
     timers.cancel(BatchWindowClosed.INSTANCE);
     batchWindowExpired = false;
+    timers.cancel(ReturnsOverdue.INSTANCE);
+    expectedJobs = 0;
     Job first = ready.pollFirst();
     Pass firstPass = first.nextPass();
     List<Job> batch = new ArrayList<>();
@@ -239,27 +254,32 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         new RoundDone(batch, rowCounts, System.nanoTime() - start, result, error));
   }
 
-  /** How long a round may wait for more jobs before it starts; zero to start now. */
-  private Duration batchWindow() {
-    if (ready.size() >= settings.maxBatch()) {
-      return Duration.ZERO;
+  /**
+   * After an engine call of {@code expected} jobs (with those that waited through it): until a
+   * fraction of the recent time of a call of that size has passed, rounds wait for the call's
+   * clients to come back (closed-loop clients send their next request a moment after their
+   * answer; starting without them would leave them a whole call behind), unless that many jobs
+   * are ready. Timed from the call's end, so a request that arrives later never waits. Armed
+   * before the call's jobs hear of their results, so the wait has begun by the time they end.
+   */
+  private void awaitReturns(int expected) {
+    Duration wait = Duration.ofNanos(
+        (long) (settings.returnWaitFraction() * callNanos[lastCallImages]));
+    if (wait.compareTo(settings.maxReturnWait()) > 0) {
+      wait = settings.maxReturnWait();
     }
-    // Jobs of the last round still handing events to their clients: iterative jobs, back in
-    // a moment, so they keep stepping in one batch.
-    Duration window = delivering.isEmpty() ? Duration.ZERO : settings.maxWait();
-    if (ready.size() < expectedJobs) {
-      // The last call's clients are likely sending their next requests; starting without them
-      // would leave them a whole engine call behind (and the split would repeat every round).
-      Duration forReturns = Duration.ofNanos(
-          (long) (settings.returnWaitFraction() * callNanos[lastCallImages]));
-      if (forReturns.compareTo(settings.maxReturnWait()) > 0) {
-        forReturns = settings.maxReturnWait();
-      }
-      if (forReturns.compareTo(window) > 0) {
-        window = forReturns;
-      }
+    if (wait.isZero()) {
+      expectedJobs = 0;
+      return;
     }
-    return window;
+    expectedJobs = expected;
+    timers.startSingleTimer(ReturnsOverdue.INSTANCE, wait);
+  }
+
+  private Behavior<Command> onReturnsOverdue() {
+    expectedJobs = 0;
+    runRound();
+    return this;
   }
 
   private Behavior<Command> onBatchWindowClosed() {
@@ -285,7 +305,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     engineBusy = false;
     int images = java.util.Arrays.stream(done.rows()).sum();
     meters.engineCall(images, done.nanos());
-    expectedJobs = done.batch().size() + ready.size();
+    int expected = done.batch().size() + ready.size();
     lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
       getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "
@@ -304,6 +324,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     double previous = callNanos[lastCallImages];
     callNanos[lastCallImages] =
         previous == 0 ? done.nanos() : previous + CALL_TIME_WEIGHT * (done.nanos() - previous);
+    awaitReturns(expected);
     int row = 0;
     for (int i = 0; i < done.batch().size(); i++) {
       Job job = done.batch().get(i);
@@ -312,6 +333,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
         deliver(job, done.result().slice(row, row + n));
       }
       row += n;
+    }
+    if (ready.size() >= expectedJobs) {
+      // Every job of the call is back already (iterative jobs, at once): nothing to wait for.
+      expectedJobs = 0;
+      timers.cancel(ReturnsOverdue.INSTANCE);
     }
     runRound();
     return this;

@@ -138,4 +138,25 @@ class ReturnWaitTest {
     assertCompletes(late);
     assertEquals(List.of(1, 2, 1), engine.batchSizes);
   }
+
+  @Test
+  void aRequestArrivingAfterTheWaitForReturnsDoesNotWait() {
+    spawn(8, 1.0, Duration.ofHours(1));
+    engine.gate = new CountDownLatch(1);
+    RecordingSink first = submit(false);
+    RecordingSink a = submit(false);
+    RecordingSink b = submit(false);
+    engine.gate.countDown();
+    assertCompletes(first);
+    // a and b, which waited through first's call, wait for first's client, who never comes.
+    manualTime.timePasses(Duration.ofSeconds(1));
+    assertCompletes(a, b);
+
+    // Nor do a's and b's clients. Once the wait has passed, a new request runs at once, with
+    // the clock standing still: it is not taken for one of theirs.
+    manualTime.timePasses(Duration.ofSeconds(1));
+    assertCompletes(submit(false));
+
+    assertEquals(List.of(1, 2, 1), engine.batchSizes);
+  }
 }
