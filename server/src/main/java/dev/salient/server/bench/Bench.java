@@ -1,6 +1,7 @@
 package dev.salient.server.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
 import com.sun.management.OperatingSystemMXBean;
@@ -462,7 +463,10 @@ public final class Bench implements Callable<Integer> {
 
   /**
    * 16 iterative requests at once against the same 16 one after another; also reports the
-   * images per second each run put through the engine.
+   * images per second each run put through the engine. Three trials, each side of a trial
+   * repeating its 16 requests for at least a third of {@code --seconds} (one wave of 16 lasts a
+   * fraction of a second: a single wave's time is mostly noise on shared cores); the line gives
+   * the median and each trial's ratio.
    */
   private void iterativeBench(Subject s, GrpcClientSettings settings,
       ActorSystem<Void> clientSystem, double engineBest) throws Exception {
@@ -475,35 +479,45 @@ public final class Bench implements Callable<Integer> {
     for (int i = 0; i < 3 * jobs; i++) {
       await(client.explain(request).runWith(Sink.ignore(), clientSystem));
     }
-    double[] sequential = new double[3];
-    double[] concurrent = new double[3];
-    double[] sequentialImageRate = new double[3];
-    double[] concurrentImageRate = new double[3];
-    double[] concurrentEngineBusy = new double[3];
+    for (int wave = 0; wave < 3; wave++) {
+      concurrentWave(client, request, clientSystem);
+    }
+    double trialSeconds = seconds / 3;
+    int trials = 3;
+    double[] sequential = new double[trials];
+    double[] concurrent = new double[trials];
+    double[] sequentialImageRate = new double[trials];
+    double[] concurrentImageRate = new double[trials];
+    double[] concurrentEngineBusy = new double[trials];
+    ArrayNode trialRatios = mapper.createArrayNode();
     ObjectNode concurrentBatches = mapper.createObjectNode();
-    for (int trial = 0; trial < 3; trial++) {
+    for (int trial = 0; trial < trials; trial++) {
       StatsResponse before = stats(client);
       long t0 = System.nanoTime();
-      for (int i = 0; i < jobs; i++) {
-        await(client.explain(request).runWith(Sink.ignore(), clientSystem));
-      }
+      int sequentialJobs = 0;
+      do {
+        for (int i = 0; i < jobs; i++) {
+          await(client.explain(request).runWith(Sink.ignore(), clientSystem));
+        }
+        sequentialJobs += jobs;
+      } while (System.nanoTime() - t0 < trialSeconds * 1e9);
       double seconds0 = (System.nanoTime() - t0) / 1e9;
       StatsResponse between = stats(client);
-      sequential[trial] = jobs / seconds0;
+      sequential[trial] = sequentialJobs / seconds0;
       sequentialImageRate[trial] = images(before, between) / seconds0;
       long t1 = System.nanoTime();
-      List<CompletableFuture<?>> all = new ArrayList<>();
-      for (int i = 0; i < jobs; i++) {
-        all.add(client.explain(request).runWith(Sink.ignore(), clientSystem)
-            .toCompletableFuture());
-      }
-      CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+      int concurrentJobs = 0;
+      do {
+        concurrentWave(client, request, clientSystem);
+        concurrentJobs += jobs;
+      } while (System.nanoTime() - t1 < trialSeconds * 1e9);
       double seconds1 = (System.nanoTime() - t1) / 1e9;
-      concurrent[trial] = jobs / seconds1;
+      concurrent[trial] = concurrentJobs / seconds1;
       StatsResponse end = stats(client);
       concurrentImageRate[trial] = images(between, end) / seconds1;
       concurrentEngineBusy[trial] =
           (engineMillis(end) - engineMillis(between)) / (seconds1 * 1000);
+      trialRatios.add(round(concurrent[trial] / sequential[trial]));
       batchSizeCounts(between, end).fields().forEachRemaining(e -> concurrentBatches.put(
           e.getKey(), concurrentBatches.path(e.getKey()).asLong() + e.getValue().asLong()));
     }
@@ -526,10 +540,22 @@ public final class Bench implements Callable<Integer> {
       extra.put("cpu_workers_batch16_img_per_s", round(workersRate))
           .put("ceiling", round(workersRate / median(sequentialImageRate)));
     }
+    extra.put("trial_seconds", round(trialSeconds)).set("trial_ratios", trialRatios);
     extra.set("batch_size_counts", concurrentBatches);
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
         extra);
     client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+  }
+
+  /** {@value #CONCURRENT_JOBS} copies of {@code request} at once, until all have ended. */
+  private static void concurrentWave(ExplainerClient client, ExplainRequest request,
+      ActorSystem<Void> clientSystem) throws Exception {
+    List<CompletableFuture<?>> all = new ArrayList<>();
+    for (int i = 0; i < CONCURRENT_JOBS; i++) {
+      all.add(client.explain(request).runWith(Sink.ignore(), clientSystem)
+          .toCompletableFuture());
+    }
+    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
   }
 
   private StatsResponse stats(ExplainerClient client) throws Exception {

@@ -49,7 +49,9 @@ class BenchTest {
         vanilla.get("ratio").asDouble(), 0.01);
     assertTrue(vanilla.get("value").asDouble() > 0);
     assertTrue(byName.get("grpc.noop_16clients").get("value").asDouble() > 0);
-    assertTrue(byName.get("iterative.16concurrent").get("engine_img_per_s").asDouble() > 0);
+    JsonNode iterative = byName.get("iterative.16concurrent");
+    assertTrue(iterative.get("engine_img_per_s").asDouble() > 0);
+    assertEquals(3, iterative.get("trial_ratios").size(), "one ratio per trial: " + iterative);
     JsonNode video = byName.get("video.30fps");
     assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
