@@ -107,8 +107,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
         Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
         GrpcTimeout.deadlineNanos(metadata));
-    return Source.completionStage(order)
-        .flatMapConcat(this::submit)
+    return submit(order)
         .runWith(Sink.head(), system)
         .thenApply(event -> {
           var started = (dev.salient.server.method.ExplainEvent.Started) event;
@@ -124,7 +123,7 @@ public final class ExplainerService implements ExplainerPowerApi {
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
         GrpcTimeout.deadlineNanos(metadata));
-    return Source.completionStage(order).flatMapConcat(this::submit).map(ProtoMapping::event);
+    return submit(order).map(ProtoMapping::event);
   }
 
   @Override
@@ -198,9 +197,20 @@ public final class ExplainerService implements ExplainerPowerApi {
         () -> decode(image, model), image.getDataCase() == Image.DataCase.TENSOR);
   }
 
-  private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(ExplainOrder order) {
-    return QueueEventSink.source(streamBuffer,
-        sink -> supervisor.tell(new ExplainSupervisor.Submit(order, sink)));
+  /**
+   * The response stream of {@code order}: once the order is decoded it goes to the supervisor
+   * with the stream's sink; a bad order fails the stream, and an order whose client has already
+   * gone is not submitted. One stream per request, without a nested stream for the order.
+   */
+  private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(
+      CompletionStage<ExplainOrder> order) {
+    return QueueEventSink.source(streamBuffer, sink -> order.whenComplete((ready, error) -> {
+      if (error != null) {
+        sink.fail(error);
+      } else if (!sink.whenClosed().toCompletableFuture().isDone()) {
+        supervisor.tell(new ExplainSupervisor.Submit(ready, sink));
+      }
+    }));
   }
 
   /** Validates the request fields and decodes the image on the decoder executor. */
