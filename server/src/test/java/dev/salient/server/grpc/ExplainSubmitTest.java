@@ -79,6 +79,9 @@ class ExplainSubmitTest {
         .to(Sink.cancelled())
         .run(testKit.system())
         .toCompletableFuture().get(5, TimeUnit.SECONDS);
+    // The cancel reaches the response stream's own sink a moment after this stage hears of it;
+    // nothing can be submitted meanwhile, as the image is not decoded yet.
+    supervisor.expectNoMessage(Duration.ofMillis(200));
 
     decodingAllowed.complete(null);
 
