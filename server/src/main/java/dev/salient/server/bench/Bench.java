@@ -462,11 +462,15 @@ public final class Bench implements Callable<Integer> {
   }
 
   /**
-   * 16 iterative requests at once against the same 16 one after another; also reports the
-   * images per second each run put through the engine. Three trials, each side of a trial
-   * repeating its 16 requests for at least a third of {@code --seconds} (one wave of 16 lasts a
-   * fraction of a second: a single wave's time is mostly noise on shared cores); the line gives
-   * the median and each trial's ratio.
+   * 16 iterative requests in flight at all times against the same requests one after another;
+   * also reports the images per second each run put through the engine. Three trials; in each,
+   * the sequential side runs its requests one after another for a third of {@code --seconds},
+   * then 16 closed-loop clients (each sends its next request when its last has ended, as
+   * {@code vanilla.16clients} does) are measured over a window as long, after a warm-up. The
+   * line gives the median and each trial's ratio, and beside it the same 16 requests sent in
+   * waves (all 16 at once, the next wave when the last of them has ended): a wave has fewer than
+   * 16 in flight while its last jobs finish and its next one starts, so it measures that edge
+   * as well.
    */
   private void iterativeBench(Subject s, GrpcClientSettings settings,
       ActorSystem<Void> clientSystem, double engineBest) throws Exception {
@@ -486,11 +490,14 @@ public final class Bench implements Callable<Integer> {
     int trials = 3;
     double[] sequential = new double[trials];
     double[] concurrent = new double[trials];
+    double[] waves = new double[trials];
     double[] sequentialImageRate = new double[trials];
     double[] concurrentImageRate = new double[trials];
     double[] concurrentEngineBusy = new double[trials];
     ArrayNode trialRatios = mapper.createArrayNode();
+    ArrayNode waveTrialRatios = mapper.createArrayNode();
     ObjectNode concurrentBatches = mapper.createObjectNode();
+    ObjectNode waveBatches = mapper.createObjectNode();
     for (int trial = 0; trial < trials; trial++) {
       StatsResponse before = stats(client);
       long t0 = System.nanoTime();
@@ -505,21 +512,27 @@ public final class Bench implements Callable<Integer> {
       StatsResponse between = stats(client);
       sequential[trial] = sequentialJobs / seconds0;
       sequentialImageRate[trial] = images(before, between) / seconds0;
+
+      Window w = measureAsync("iterative.16concurrent, trial " + (trial + 1), jobs,
+          trialSeconds, i -> client.explain(request).runWith(Sink.ignore(), clientSystem),
+          () -> stats(client));
+      concurrent[trial] = w.rate();
+      concurrentImageRate[trial] = images(w.before(), w.after()) / w.seconds();
+      concurrentEngineBusy[trial] =
+          (engineMillis(w.after()) - engineMillis(w.before())) / (w.seconds() * 1000);
+      trialRatios.add(round(concurrent[trial] / sequential[trial]));
+      addCounts(concurrentBatches, batchSizeCounts(w.before(), w.after()));
+
+      StatsResponse wavesBefore = stats(client);
       long t1 = System.nanoTime();
-      int concurrentJobs = 0;
+      int waveJobs = 0;
       do {
         concurrentWave(client, request, clientSystem);
-        concurrentJobs += jobs;
+        waveJobs += jobs;
       } while (System.nanoTime() - t1 < trialSeconds * 1e9);
-      double seconds1 = (System.nanoTime() - t1) / 1e9;
-      concurrent[trial] = concurrentJobs / seconds1;
-      StatsResponse end = stats(client);
-      concurrentImageRate[trial] = images(between, end) / seconds1;
-      concurrentEngineBusy[trial] =
-          (engineMillis(end) - engineMillis(between)) / (seconds1 * 1000);
-      trialRatios.add(round(concurrent[trial] / sequential[trial]));
-      batchSizeCounts(between, end).fields().forEachRemaining(e -> concurrentBatches.put(
-          e.getKey(), concurrentBatches.path(e.getKey()).asLong() + e.getValue().asLong()));
+      waves[trial] = waveJobs / ((System.nanoTime() - t1) / 1e9);
+      waveTrialRatios.add(round(waves[trial] / sequential[trial]));
+      addCounts(waveBatches, batchSizeCounts(wavesBefore, stats(client)));
     }
     double seq = median(sequential);
     emit("sequential", s.label(), seq, "jobs/s", null, Double.NaN,
@@ -542,9 +555,19 @@ public final class Bench implements Callable<Integer> {
     }
     extra.put("trial_seconds", round(trialSeconds)).set("trial_ratios", trialRatios);
     extra.set("batch_size_counts", concurrentBatches);
+    extra.put("waves_jobs_per_s", round(median(waves)))
+        .put("waves_ratio", round(median(waves) / seq))
+        .set("waves_trial_ratios", waveTrialRatios);
+    extra.set("waves_batch_size_counts", waveBatches);
     emit("iterative.16concurrent", s.label(), median(concurrent), "jobs/s", "sequential", seq,
         extra);
     client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+  }
+
+  /** Adds {@code counts} ({"size": calls}) into {@code total}. */
+  private static void addCounts(ObjectNode total, ObjectNode counts) {
+    counts.fields().forEachRemaining(e -> total.put(e.getKey(),
+        total.path(e.getKey()).asLong() + e.getValue().asLong()));
   }
 
   /** {@value #CONCURRENT_JOBS} copies of {@code request} at once, until all have ended. */

@@ -52,6 +52,8 @@ class BenchTest {
     JsonNode iterative = byName.get("iterative.16concurrent");
     assertTrue(iterative.get("engine_img_per_s").asDouble() > 0);
     assertEquals(3, iterative.get("trial_ratios").size(), "one ratio per trial: " + iterative);
+    assertEquals(3, iterative.get("waves_trial_ratios").size(), "waves too: " + iterative);
+    assertTrue(iterative.get("waves_ratio").asDouble() > 0);
     JsonNode video = byName.get("video.30fps");
     assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
