@@ -7,9 +7,11 @@ import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.FrameExplanation;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.StatsRequest;
+import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.Tensor;
 import dev.salient.grpc.VideoFrame;
 import dev.salient.grpc.VideoSession;
+import dev.salient.grpc.WorkerStats;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.util.ResidentMemory;
 import java.lang.management.ManagementFactory;
@@ -73,11 +75,12 @@ final class VideoBench {
       System.gc();
       long heapStart = heapUsedAfterGc();
       long offHeapStart = ResidentMemory.bytes() - heapCommitted();
+      StatsResponse before = stats(client);
       Run run = stream(client, model, frames, fps, seconds);
+      StatsResponse after = stats(client);
       long heapEnd = heapUsedAfterGc();
       long offHeapEnd = ResidentMemory.bytes() - heapCommitted();
-      int queueAfter = client.stats(StatsRequest.getDefaultInstance()).toCompletableFuture()
-          .get(10, TimeUnit.SECONDS).getWorkers(0).getQueueDepth();
+      int queueAfter = queueDepth(after);
       double[] sorted = run.latenciesMs().clone();
       Arrays.sort(sorted);
       double p50 = percentile(sorted, 0.50);
@@ -91,6 +94,7 @@ final class VideoBench {
           .put("dropped", run.dropped()).put("p50_ms", round(p50)).put("p99_ms", round(p99))
           .put("server_p50_ms", round(percentile(server, 0.5)))
           .put("server_p99_ms", round(percentile(server, 0.99)))
+          .put("server_pass_mean_ms", round(passMeanMillis(before, after)))
           .put("max_queue_depth", run.maxQueueDepth()).put("queue_depth_after", queueAfter)
           .put("off_heap_start_mb", round(offHeapStart / 1e6))
           .put("off_heap_end_mb", round(offHeapEnd / 1e6))
@@ -133,8 +137,7 @@ final class VideoBench {
         });
     var sampler = Source.tick(Duration.ZERO, Duration.ofMillis(500), "tick")
         .mapAsync(1, t -> client.stats(StatsRequest.getDefaultInstance()))
-        .to(Sink.foreach(s -> maxQueue.accumulateAndGet(s.getWorkers(0).getQueueDepth(),
-            Math::max)))
+        .to(Sink.foreach(s -> maxQueue.accumulateAndGet(queueDepth(s), Math::max)))
         .run(clientSystem);
     long start = System.nanoTime();
     try {
@@ -173,6 +176,33 @@ final class VideoBench {
       frames.add(VideoFrame.newBuilder().setImage(Image.newBuilder().setTensor(tensor)).build());
     }
     return frames;
+  }
+
+  private static StatsResponse stats(ExplainerClient client) throws Exception {
+    return client.stats(StatsRequest.getDefaultInstance()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+  }
+
+  /** Jobs waiting for their next pass, on all workers together. */
+  private static int queueDepth(StatsResponse stats) {
+    return stats.getWorkersList().stream().mapToInt(WorkerStats::getQueueDepth).sum();
+  }
+
+  /**
+   * The mean time of the server's engine calls between the two snapshots: what the pass took in
+   * the stream itself, beside the baseline's tight loop measured before the server started.
+   */
+  private static double passMeanMillis(StatsResponse before, StatsResponse after) {
+    double millis = 0;
+    long calls = 0;
+    for (int w = 0; w < after.getWorkersCount(); w++) {
+      WorkerStats then = before.getWorkers(w);
+      WorkerStats now = after.getWorkers(w);
+      millis += now.getEngineCalls() * now.getPassMeanMs()
+          - then.getEngineCalls() * then.getPassMeanMs();
+      calls += now.getEngineCalls() - then.getEngineCalls();
+    }
+    return calls == 0 ? Double.NaN : millis / calls;
   }
 
   private static long heapUsedAfterGc() {

@@ -58,5 +58,6 @@ class BenchTest {
     assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
         "every frame answered: explained or dropped");
+    assertTrue(video.get("server_pass_mean_ms").asDouble() > 0, "the pass in the stream: " + video);
   }
 }
