@@ -197,6 +197,7 @@ public final class Bench implements Callable<Integer> {
     }
     long rssEnd = ResidentMemory.bytes();
     emit("memory.rss", "all", rssEnd / 1e6, "MB", "start", rssStart / 1e6);
+    hostDrift(subjects.get(0));
     return 0;
   }
 
@@ -217,6 +218,32 @@ public final class Bench implements Callable<Integer> {
     }
     throw new CommandLine.ParameterException(new CommandLine(this),
         "unknown model " + label + "; use default or resnet18");
+  }
+
+  /**
+   * The engine's batch-1 rate once more, at the end of the run, against the same rate at its
+   * start: on a shared machine another tenant's load can change the host's speed during a run
+   * (here it halved for minutes at a time), and every ratio above compares measurements taken
+   * minutes apart. Far from 1, this run's ratios are not to be trusted.
+   */
+  private void hostDrift(Subject s) {
+    float[] image = ImageDecoder.decode(s.png(), s.model().input());
+    Pass pass = Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0},
+        s.model().numClasses());
+    try (InferenceEngine engine = InferenceEngine.load("cpu", List.of(s.model()))) {
+      double rate = measure(() -> {
+        engine.run(s.model().name(), pass);
+        return 1;
+      });
+      double start = batch1Rates.get(s.label());
+      emit("engine.batch1_end", s.label(), rate, "img/s", "engine.batch1", start);
+      if (Math.abs(rate / start - 1) > 0.1) {
+        LOG.warn("the engine ran {} img/s at the end of this run against {} at its start: the "
+            + "machine's speed changed during the run (other load on the host?); its ratios "
+            + "compare measurements taken at different speeds, so run it again when the machine "
+            + "is quiet", round(rate), round(start));
+      }
+    }
   }
 
   /** Forward + input gradient images/s at each batch size; returns the best. */

@@ -39,7 +39,8 @@ class BenchTest {
         "vanilla.4clients", "sequential", "iterative.16concurrent", "memory.rss",
         "memory.soak_growth", "engine.2engines_batch1", "video.30fps", "video.30fps.p50_ms",
         "video.30fps.p99_ms", "video.30fps.dropped", "video.30fps.off_heap_growth",
-        "video.30fps.heap_growth", "engine.frame_ms_paced", "grpc.noop_16clients")) {
+        "video.30fps.heap_growth", "engine.frame_ms_paced", "grpc.noop_16clients",
+        "engine.batch1_end")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
     JsonNode vanilla = byName.get("vanilla.4clients");
