@@ -310,21 +310,30 @@ public final class InferenceEngine implements PassEngine {
       List<float[]> logitRows = rows(logits.toFloatArray(), n, classes);
       List<float[]> gradientRows = null;
       if (wantGradient) {
-        NDArray outputs =
-            switch (pass.objective().output()) {
-              case LOGIT -> logits;
-              case PROBABILITY -> logits.softmax(1);
-              case LOG_PROBABILITY -> logits.logSoftmax(1);
-            };
-        float[] weights = new float[n * classes];
+        // One weight matrix per output the rows use, zero on the other rows' outputs: the
+        // objective is the sum over outputs of (output(logits) * its weights), and a row's
+        // gradient comes from its own output's term only (softmax works row by row).
+        Map<Pass.Output, float[]> weightsByOutput = new java.util.EnumMap<>(Pass.Output.class);
         for (int i = 0; i < n; i++) {
           float[] w = pass.objective().weightsFor(i, logitRows.get(i));
           if (w.length != classes) {
             throw new IllegalArgumentException("objective weights need " + classes + " values");
           }
+          float[] weights = weightsByOutput.computeIfAbsent(pass.objective().outputOf(i),
+              o -> new float[n * classes]);
           System.arraycopy(w, 0, weights, i * classes, classes);
         }
-        NDArray objective = outputs.mul(scope.create(weights, new Shape(n, classes))).sum();
+        NDArray objective = null;
+        for (Map.Entry<Pass.Output, float[]> e : weightsByOutput.entrySet()) {
+          NDArray outputs =
+              switch (e.getKey()) {
+                case LOGIT -> logits;
+                case PROBABILITY -> logits.softmax(1);
+                case LOG_PROBABILITY -> logits.logSoftmax(1);
+              };
+          NDArray term = outputs.mul(scope.create(e.getValue(), new Shape(n, classes))).sum();
+          objective = objective == null ? term : objective.add(term);
+        }
         JniUtils.backward((PtNDArray) objective, (PtNDArray) objective.onesLike(), false, false);
         if (featureMaps != null) {
           featureMaps.backwardToInput();

@@ -48,16 +48,11 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
 
   /**
    * Whether {@code other} can run in the same engine call as this pass: same extras, and both
-   * forward-only or both differentiating the same output.
+   * forward-only or both with an objective (each row keeps its own output: logits, probabilities
+   * or log-probabilities).
    */
   public boolean canShareCallWith(Pass other) {
-    if (!extras.equals(other.extras)) {
-      return false;
-    }
-    if (objective == null || other.objective == null) {
-      return objective == null && other.objective == null;
-    }
-    return objective.output() == other.objective.output();
+    return extras.equals(other.extras) && (objective == null) == (other.objective == null);
   }
 
   /** One pass of all rows of {@code passes} (which can share a call), in order. */
@@ -66,12 +61,14 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
       return passes.get(0);
     }
     List<float[]> images = new java.util.ArrayList<>();
+    List<Output> outputs = new java.util.ArrayList<>();
     List<float[]> weights = new java.util.ArrayList<>();
     int[] ranks = new int[passes.stream().mapToInt(Pass::size).sum()];
     int row = 0;
     for (Pass p : passes) {
       images.addAll(p.images());
       if (p.objective() != null) {
+        outputs.addAll(p.objective().outputs());
         weights.addAll(p.objective().classWeights());
         System.arraycopy(p.objective().ranks(), 0, ranks, row, p.size());
       }
@@ -79,7 +76,7 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
     }
     Pass first = passes.get(0);
     return new Pass(images, first.objective() == null ? null
-        : new Objective(first.objective().output(), weights, ranks), first.extras());
+        : new Objective(outputs, weights, ranks), first.extras());
   }
 
   /** The same pass with {@code extras}. */
@@ -140,21 +137,24 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
   }
 
   /**
-   * The scalar whose input gradient is wanted, per image: {@code sum_k weights[k] * output[k]}. A
-   * one-hot vector picks one class; {@code e_P - e_Q} gives the margin between two classes. A row
-   * with a positive {@code ranks[i]} instead picks its {@code ranks[i]}-th best class by the
-   * pass's own logits (its weight vector is then empty).
+   * The scalar whose input gradient is wanted, per image: {@code sum_k weights[k] * output[k]},
+   * where each row has its own output ({@code outputs[i]}: rows of different requests batched
+   * into one call keep theirs). A one-hot vector picks one class; {@code e_P - e_Q} gives the
+   * margin between two classes. A row with a positive {@code ranks[i]} instead picks its
+   * {@code ranks[i]}-th best class by the pass's own logits (its weight vector is then empty).
    *
    * <p>Images in one pass are independent (models run in eval mode), so the gradient of the sum
    * of all rows' objectives gives each row the gradient of its own objective.
    */
-  public record Objective(Output output, List<float[]> classWeights, int[] ranks) {
-    /** Checks that each row has weights or a rank. */
+  public record Objective(List<Output> outputs, List<float[]> classWeights, int[] ranks) {
+    /** Checks that each row has an output, and weights or a rank. */
     public Objective {
+      outputs = List.copyOf(outputs);
       classWeights = List.copyOf(classWeights);
       ranks = ranks.clone();
-      if (ranks.length != classWeights.size()) {
-        throw new IllegalArgumentException("an objective needs one rank entry per row");
+      if (ranks.length != classWeights.size() || outputs.size() != classWeights.size()) {
+        throw new IllegalArgumentException("an objective needs one output and one rank entry "
+            + "per row");
       }
       for (int i = 0; i < ranks.length; i++) {
         if (ranks[i] < 0 || (ranks[i] == 0) == (classWeights.get(i).length == 0)) {
@@ -163,9 +163,15 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
       }
     }
 
-    /** An objective given by class weights, one vector per row. */
+    /** An objective on {@code output} of every row given by class weights, one vector per row. */
     public Objective(Output output, List<float[]> classWeights) {
-      this(output, classWeights, new int[classWeights.size()]);
+      this(java.util.Collections.nCopies(classWeights.size(), output), classWeights,
+          new int[classWeights.size()]);
+    }
+
+    /** The output row {@code row}'s objective is built on. */
+    public Output outputOf(int row) {
+      return outputs.get(row);
     }
 
     /** The {@code ranks[i]}-th best class of each row. */
@@ -174,7 +180,7 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
       for (int i = 0; i < ranks.length; i++) {
         empty.add(new float[0]);
       }
-      return new Objective(output, empty, ranks);
+      return new Objective(java.util.Collections.nCopies(ranks.length, output), empty, ranks);
     }
 
     /** The weights of row {@code row} given that row's logits. */

@@ -36,10 +36,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
- * thread that calls it. Each round it takes the next pass of every ready job (same model, same
- * kind of pass, up to {@code maxBatch} images), runs them as one engine call, and hands every job
- * its own rows of the result. A job is ready again once its events are in its response stream's
- * buffer (at once, while the buffer has room), so a slow client holds back only its own job; a
+ * thread that calls it. Each round it takes the next pass of every ready job (same model, passes
+ * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images), runs
+ * them as one engine call, and hands every job its own rows of the result. A job is ready again
+ * once its events are in its response stream's buffer (at once, while the buffer has room), so a
+ * slow client holds back only its own job; a
  * round waits at most {@code maxWait} for jobs whose clients are making room, so that iterative
  * jobs keep stepping together. When fewer jobs are ready than the last engine call carried plus
  * those that waited through it, a round also waits for clients coming back with their next

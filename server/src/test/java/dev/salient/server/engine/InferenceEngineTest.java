@@ -82,6 +82,43 @@ class InferenceEngineTest {
   }
 
   @Test
+  void rowsOnDifferentOutputsInOneCallGetTheGradientOfTheirOwnObjective() {
+    // Three requests' passes batched as the worker batches them: a logit, a probability and a
+    // log-probability objective (the last a margin between two classes), and a ranked target.
+    float[] a = TestImages.sample(1);
+    float[] b = TestImages.sample(2);
+    float[] c = TestImages.sample(3);
+    float[] margin = new float[10];
+    margin[4] = 1f;
+    margin[6] = -1f;
+    List<Pass> passes = List.of(
+        Pass.gradient(List.of(a), Pass.Output.LOGIT, new int[] {3}, 10),
+        Pass.gradient(List.of(b), Pass.Output.PROBABILITY, new int[] {7}, 10),
+        new Pass(List.of(c), new Pass.Objective(Pass.Output.LOG_PROBABILITY, List.of(margin))),
+        Pass.gradientOfRanked(List.of(b), Pass.Output.LOG_PROBABILITY, new int[] {2}));
+    assertTrue(passes.stream().allMatch(p -> passes.get(0).canShareCallWith(p)));
+
+    PassResult batched = engine.run(fashion.name(), Pass.concat(passes));
+
+    for (int row = 0; row < passes.size(); row++) {
+      PassResult alone = engine.run(fashion.name(), passes.get(row));
+      assertArrayEquals(alone.gradients().get(0), batched.gradients().get(row), 1e-5f,
+          "row " + row + " (" + passes.get(row).objective().outputOf(0) + ")");
+      assertArrayEquals(alone.logits().get(0), batched.logits().get(row), 1e-5f);
+    }
+  }
+
+  @Test
+  void forwardPassesDoNotShareACallWithGradientPasses() {
+    Pass forward = Pass.forward(List.of(TestImages.sample(1)));
+    Pass gradient = Pass.gradient(List.of(TestImages.sample(1)), Pass.Output.LOGIT,
+        new int[] {0}, 10);
+    assertTrue(!forward.canShareCallWith(gradient) && !gradient.canShareCallWith(forward));
+    assertTrue(!gradient.canShareCallWith(gradient.with(new Pass.Extras(1f))),
+        "a blur is computed for the whole call");
+  }
+
+  @Test
   void blurLeavesAConstantImageUnchanged() {
     float[] constant = new float[tiny.input().size()];
     java.util.Arrays.fill(constant, 0.37f);

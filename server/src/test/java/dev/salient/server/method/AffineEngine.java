@@ -58,7 +58,7 @@ final class AffineEngine implements PassEngine {
       }
       logits.add(yf);
       if (pass.objective() != null) {
-        gradients.add(gradient(pass.objective().output(), pass.objective().weightsFor(row, yf),
+        gradients.add(gradient(pass.objective().outputOf(row), pass.objective().weightsFor(row, yf),
             yf, x.length));
       }
     }

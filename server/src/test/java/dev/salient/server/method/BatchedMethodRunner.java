@@ -110,7 +110,6 @@ public final class BatchedMethodRunner {
   }
 
   private static String signature(Pass pass) {
-    return (pass.objective() == null ? "forward" : pass.objective().output().name())
-        + "/" + pass.extras();
+    return (pass.objective() == null ? "forward" : "gradient") + "/" + pass.extras();
   }
 }
