@@ -125,6 +125,20 @@ class DeviceWorkerTest {
   }
 
   @Test
+  void aNewJobsFirstPassSharesACallWithARunningJobsPassOnAnotherOutput() {
+    // Each job: a logit-gradient first pass (the prediction), then a probability-gradient pass.
+    engine.gate = new CountDownLatch(1);
+    RecordingSink running = submit();
+    RecordingSink arriving = submit();
+    engine.gate.countDown();
+
+    assertNull(outcome(running));
+    assertNull(outcome(arriving));
+    assertEquals(List.of(1, 2, 1), engine.batchSizes,
+        "the arriving job's first pass rides with the running job's second");
+  }
+
+  @Test
   void anEngineFailureFailsOnlyItsJobsAndTheWorkerReloadsItsEngine() {
     engine.gate = new CountDownLatch(1);
     RecordingSink failed = submit();
