@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -313,7 +314,7 @@ public final class InferenceEngine implements PassEngine {
         // One weight matrix per output the rows use, zero on the other rows' outputs: the
         // objective is the sum over outputs of (output(logits) * its weights), and a row's
         // gradient comes from its own output's term only (softmax works row by row).
-        Map<Pass.Output, float[]> weightsByOutput = new java.util.EnumMap<>(Pass.Output.class);
+        Map<Pass.Output, float[]> weightsByOutput = new EnumMap<>(Pass.Output.class);
         for (int i = 0; i < n; i++) {
           float[] w = pass.objective().weightsFor(i, logitRows.get(i));
           if (w.length != classes) {

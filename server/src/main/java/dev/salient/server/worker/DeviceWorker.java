@@ -40,12 +40,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images), runs
  * them as one engine call, and hands every job its own rows of the result. A job is ready again
  * once its events are in its response stream's buffer (at once, while the buffer has room), so a
- * slow client holds back only its own job; a
- * round waits at most {@code maxWait} for jobs whose clients are making room, so that iterative
- * jobs keep stepping together. When fewer jobs are ready than the last engine call carried plus
- * those that waited through it, a round also waits for clients coming back with their next
- * request, until a fraction of that call's recent time (at most {@code maxReturnWait}) has passed
- * since the call ended.
+ * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs whose
+ * clients are making room, so that iterative jobs keep stepping together. When fewer jobs are
+ * ready than the last engine call carried plus those that waited through it, a round also waits
+ * for clients coming back with their next request, until a fraction of that call's recent time
+ * (at most {@code maxReturnWait}) has passed since the call ended.
  *
  * <p>A failed engine call fails the jobs in that call with UNAVAILABLE; the worker then reloads
  * its engine with exponential backoff while the other jobs wait, and goes on.
