@@ -83,7 +83,7 @@ class InferenceEngineTest {
 
   @Test
   void rowsOnDifferentOutputsInOneCallGetTheGradientOfTheirOwnObjective() {
-    // Three requests' passes batched as the worker batches them: a logit, a probability and a
+    // Four requests' passes batched as the worker batches them: a logit, a probability and a
     // log-probability objective (the last a margin between two classes), and a ranked target.
     float[] a = TestImages.sample(1);
     float[] b = TestImages.sample(2);

@@ -6,7 +6,6 @@ import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.engine.Ranking;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -67,18 +66,26 @@ public final class BatchedMethodRunner {
       passes[i] = 1;
     }
     while (true) {
-      // Group the runs whose next passes can share an engine call.
-      Map<String, List<Integer>> groups = new LinkedHashMap<>();
+      // Group the runs whose next passes can share an engine call, as the device worker does.
+      List<List<Integer>> groups = new ArrayList<>();
       for (int i = 0; i < runs.size(); i++) {
         Pass pass = runs.get(i).nextPass();
-        if (pass != null) {
-          groups.computeIfAbsent(signature(pass), k -> new ArrayList<>()).add(i);
+        if (pass == null) {
+          continue;
         }
+        List<Integer> group = groups.stream()
+            .filter(g -> runs.get(g.get(0)).nextPass().canShareCallWith(pass))
+            .findFirst().orElse(null);
+        if (group == null) {
+          group = new ArrayList<>();
+          groups.add(group);
+        }
+        group.add(i);
       }
       if (groups.isEmpty()) {
         break;
       }
-      for (List<Integer> group : groups.values()) {
+      for (List<Integer> group : groups) {
         List<Pass> groupPasses = group.stream().map(i -> runs.get(i).nextPass()).toList();
         long start = System.nanoTime();
         PassResult result = engine.run(model.name(), Pass.concat(groupPasses));
@@ -107,9 +114,5 @@ public final class BatchedMethodRunner {
   /** Wall time spent in engine calls so far, milliseconds. */
   public long engineMillis() {
     return engineNanos / 1_000_000;
-  }
-
-  private static String signature(Pass pass) {
-    return (pass.objective() == null ? "forward" : "gradient") + "/" + pass.extras();
   }
 }
