@@ -21,6 +21,9 @@ import java.util.List;
  * <p>When the package names a {@code feature_layer}, it is the 0-based index of a child of the
  * architecture's top-level {@link SequentialBlock}: the children up to and including it are the
  * feature part, the rest the head. Whole-model passes still run the unsplit block.
+ *
+ * <p>On CPU, passes of as many images as the architecture names run in channels-last memory
+ * layout ({@link BuiltinArchitectures}): same values, different speed.
  */
 final class BuiltinModel implements LoadedModel {
   private final ModelPackage modelPackage;
@@ -29,12 +32,16 @@ final class BuiltinModel implements LoadedModel {
   private final ParameterStore parameterStore;
   private final List<Block> featurePart;
   private final List<Block> headPart;
+  /** Passes of at least this many images run channels-last; 0 for none. */
+  private final int channelsLastFromImages;
 
   private BuiltinModel(ModelPackage modelPackage, NDManager manager, Block block) {
     this.modelPackage = modelPackage;
     this.manager = manager;
     this.block = block;
     this.parameterStore = new ParameterStore(manager, false);
+    this.channelsLastFromImages = manager.getDevice().isGpu()
+        ? 0 : BuiltinArchitectures.channelsLastFromImages(modelPackage.architecture());
     if (modelPackage.featureLayer() == null) {
       this.featurePart = null;
       this.headPart = null;
@@ -154,7 +161,39 @@ final class BuiltinModel implements LoadedModel {
 
   @Override
   public NDArray forward(NDArray normalisedInput, boolean recordGradient) {
-    return block.forward(parameterStore, new NDList(normalisedInput), false).singletonOrThrow();
+    return block.forward(parameterStore, new NDList(inLayout(normalisedInput)), false)
+        .singletonOrThrow();
+  }
+
+  /** From how many images a pass runs in channels-last memory layout; 0 for never. */
+  int channelsLastFromImages() {
+    return channelsLastFromImages;
+  }
+
+  /** Whether a pass of {@code images} images runs in channels-last memory layout. */
+  boolean runsChannelsLast(long images) {
+    return channelsLastFromImages > 0 && images >= channelsLastFromImages;
+  }
+
+  /**
+   * The input in the memory layout its pass runs fastest in. Channels-last: copied into
+   * (N, H, W, C) order and viewed as (N, C, H, W) again, which the layers keep up to the flatten
+   * before the linear layers; that reads it in (C, H, W) order, so the logits and, through
+   * autograd, the input gradient in the caller's layout are the same as the usual layout's.
+   */
+  private NDArray inLayout(NDArray input) {
+    Shape shape = input.getShape();
+    if (shape.dimension() != 4 || !runsChannelsLast(shape.get(0))) {
+      return input;
+    }
+    long n = shape.get(0);
+    long c = shape.get(1);
+    long h = shape.get(2);
+    long w = shape.get(3);
+    // Flattening the permuted view copies it (with one channel it is a view, and already the
+    // same memory); the second reshape and transpose are views.
+    return input.transpose(0, 2, 3, 1).reshape(n, h * w * c).reshape(n, h, w, c)
+        .transpose(0, 3, 1, 2);
   }
 
   @Override
@@ -164,7 +203,7 @@ final class BuiltinModel implements LoadedModel {
 
   @Override
   public NDArray features(NDArray normalisedInput, boolean recordGradient) {
-    return run(requireSplit(featurePart), normalisedInput);
+    return run(requireSplit(featurePart), inLayout(normalisedInput));
   }
 
   @Override

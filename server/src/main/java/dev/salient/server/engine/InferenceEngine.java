@@ -96,8 +96,12 @@ public final class InferenceEngine implements PassEngine {
                   : TorchScriptTwoPartModel.load(pkg, device);
             };
         models.put(pkg.name(), model);
-        log.info("loaded model {} ({}, input {}) on {} in {} ms", pkg.name(), pkg.format(),
-            pkg.input(), deviceName, (System.nanoTime() - start) / 1_000_000);
+        log.info("loaded model {} ({}, input {}) on {} in {} ms{}", pkg.name(), pkg.format(),
+            pkg.input(), deviceName, (System.nanoTime() - start) / 1_000_000,
+            model instanceof BuiltinModel builtin && builtin.channelsLastFromImages() > 0
+                ? "; passes of " + builtin.channelsLastFromImages()
+                    + " images or more run in channels-last memory layout"
+                : "");
       }
     } catch (RuntimeException e) {
       models.values().forEach(LoadedModel::close);
@@ -387,6 +391,12 @@ public final class InferenceEngine implements PassEngine {
       return new PassResult(logitRows, gradientRows, blurredRows, featureRows,
           featureGradientRows, perImage);
     }
+  }
+
+  /** Whether a pass of {@code images} images on {@code modelName} runs channels-last. */
+  boolean runsChannelsLast(String modelName, int images) {
+    return models.get(modelName) instanceof BuiltinModel builtin
+        && builtin.runsChannelsLast(images);
   }
 
   /** Native arrays the engine holds now (model weights included); passes must leave none. */

@@ -109,6 +109,29 @@ class InferenceEngineTest {
   }
 
   @Test
+  void batchedPassesRunChannelsLastWithTheNumbersOfSingleImagePasses() {
+    assertTrue(engine.runsChannelsLast(fashion.name(), 3));
+    assertTrue(!engine.runsChannelsLast(fashion.name(), 1) && !engine.runsChannelsLast(tiny.name(), 3));
+    List<float[]> images = List.of(TestImages.sample(4), TestImages.sample(5), TestImages.sample(6));
+    int[] targets = {0, 5, 9};
+    Pass pass = Pass.gradient(images, Pass.Output.LOG_PROBABILITY, targets, 10)
+        .with(Pass.Extras.FEATURE_LAYER);
+
+    PassResult batched = engine.run(fashion.name(), pass);
+
+    for (int i = 0; i < images.size(); i++) {
+      PassResult alone = engine.run(fashion.name(),
+          Pass.gradient(List.of(images.get(i)), Pass.Output.LOG_PROBABILITY,
+              new int[] {targets[i]}, 10).with(Pass.Extras.FEATURE_LAYER));
+      assertArrayEquals(alone.logits().get(0), batched.logits().get(i), 1e-5f);
+      assertArrayEquals(alone.gradients().get(0), batched.gradients().get(i), 1e-5f);
+      // Grad-CAM reads the feature maps and their gradient in (K, h, w) order.
+      assertArrayEquals(alone.features().get(0), batched.features().get(i), 1e-4f);
+      assertArrayEquals(alone.featureGradients().get(0), batched.featureGradients().get(i), 1e-5f);
+    }
+  }
+
+  @Test
   void forwardPassesDoNotShareACallWithGradientPasses() {
     Pass forward = Pass.forward(List.of(TestImages.sample(1)));
     Pass gradient = Pass.gradient(List.of(TestImages.sample(1)), Pass.Output.LOGIT,
