@@ -111,8 +111,10 @@ class InferenceEngineTest {
   @Test
   void batchedPassesRunChannelsLastWithTheNumbersOfSingleImagePasses() {
     assertTrue(engine.runsChannelsLast(fashion.name(), 3));
-    assertTrue(!engine.runsChannelsLast(fashion.name(), 1) && !engine.runsChannelsLast(tiny.name(), 3));
-    List<float[]> images = List.of(TestImages.sample(4), TestImages.sample(5), TestImages.sample(6));
+    assertTrue(!engine.runsChannelsLast(fashion.name(), 1), "one image keeps the usual layout");
+    assertTrue(!engine.runsChannelsLast(tiny.name(), 3), "TorchScript models run as exported");
+    List<float[]> images =
+        List.of(TestImages.sample(4), TestImages.sample(5), TestImages.sample(6));
     int[] targets = {0, 5, 9};
     Pass pass = Pass.gradient(images, Pass.Output.LOG_PROBABILITY, targets, 10)
         .with(Pass.Extras.FEATURE_LAYER);
@@ -127,7 +129,8 @@ class InferenceEngineTest {
       assertArrayEquals(alone.gradients().get(0), batched.gradients().get(i), 1e-5f);
       // Grad-CAM reads the feature maps and their gradient in (K, h, w) order.
       assertArrayEquals(alone.features().get(0), batched.features().get(i), 1e-4f);
-      assertArrayEquals(alone.featureGradients().get(0), batched.featureGradients().get(i), 1e-5f);
+      assertArrayEquals(alone.featureGradients().get(0), batched.featureGradients().get(i),
+          1e-5f);
     }
   }
 
