@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -404,7 +405,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   private static final class FrameSink implements EventSink {
     private final ActorRef<Command> session;
     private final long sequence;
-    private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    private final CompletableFuture<Done> closed = new CompletableFuture<>();
 
     FrameSink(ActorRef<Command> session, long sequence) {
       this.session = session;
@@ -422,25 +423,25 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
 
     @Override
     public void complete() {
-      if (closed.complete(null)) {
+      if (closed.complete(Done.getInstance())) {
         session.tell(new JobEnded(sequence, null));
       }
     }
 
     @Override
     public void fail(Throwable error) {
-      if (closed.complete(null)) {
+      if (closed.complete(Done.getInstance())) {
         session.tell(new JobEnded(sequence, error));
       }
     }
 
     @Override
-    public CompletionStage<?> whenClosed() {
+    public CompletionStage<Done> whenClosed() {
       return closed;
     }
 
     void close() {
-      closed.complete(null);
+      closed.complete(Done.getInstance());
     }
   }
 }

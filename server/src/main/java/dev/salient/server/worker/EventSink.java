@@ -2,6 +2,7 @@ package dev.salient.server.worker;
 
 import dev.salient.server.method.ExplainEvent;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 
 /**
  * Where a job's events go: the response stream of its request. Offers complete when the stream
@@ -18,6 +19,10 @@ public interface EventSink {
   /** Ends the stream with an error status. */
   void fail(Throwable error);
 
-  /** Completes when the stream ends for any reason (including a client cancel). */
-  CompletionStage<?> whenClosed();
+  /**
+   * Completes with {@link Done} when the stream ends for any reason (including a client cancel).
+   * Never with null: the worker pipes it to itself, and Pekko's dead-letter logging throws on a
+   * null message that reaches a stopped worker.
+   */
+  CompletionStage<Done> whenClosed();
 }

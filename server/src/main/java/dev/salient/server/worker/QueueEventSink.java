@@ -125,7 +125,7 @@ public final class QueueEventSink implements EventSink {
   }
 
   @Override
-  public CompletionStage<?> whenClosed() {
+  public CompletionStage<Done> whenClosed() {
     return closed;
   }
 }
