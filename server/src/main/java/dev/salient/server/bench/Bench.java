@@ -29,7 +29,6 @@ import dev.salient.server.util.CommonPool;
 import dev.salient.server.util.ResidentMemory;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -114,8 +113,10 @@ public final class Bench implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
-  /** JIT compile time per second below which the gRPC path counts as warm. */
+  /** JIT compiler work per second below which the gRPC path counts as warm. */
   private static final long SETTLED_JIT_MS = 30;
+  /** Seconds in a row the compilers must stay under {@link #SETTLED_JIT_MS}. */
+  private static final int SETTLED_SECONDS = 2;
 
   private final ObjectMapper mapper = new ObjectMapper();
   private final Map<String, Double> batch1Rates = new LinkedHashMap<>();
@@ -720,28 +721,27 @@ public final class Bench implements Callable<Integer> {
 
   /**
    * Waits at least {@code minSeconds}, then until the JIT compilers have settled (under
-   * {@link #SETTLED_JIT_MS} of compile time in the last second) or {@code --max-warmup} has
-   * passed: the gRPC path (Pekko HTTP/2, Pekko Streams, protobuf) keeps the C2 compiler busy for
-   * tens of seconds, and a window measured while it compiles measures the compiler (it took 40 %
-   * of the 2 cores 20 s into vanilla.16clients). Returns the seconds waited.
+   * {@link #SETTLED_JIT_MS} of compiler work in each of the last {@link #SETTLED_SECONDS}
+   * seconds, {@link JitActivity}) or {@code --max-warmup} has passed: the gRPC path (Pekko
+   * HTTP/2, Pekko Streams, protobuf) keeps the C2 compiler busy for tens of seconds, and a
+   * window measured while it compiles measures the compiler (it took 40 % of the 2 cores 20 s
+   * into vanilla.16clients). Its work comes in bursts, so one quiet second is not enough.
+   * Returns the seconds waited.
    */
   private double warmUp(double minSeconds, List<CompletableFuture<Void>> loops)
       throws InterruptedException {
     long start = System.nanoTime();
     TimeUnit.NANOSECONDS.sleep((long) (minSeconds * 1e9));
-    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-    if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+    JitActivity jit = JitActivity.start();
+    if (jit == null) {
       return minSeconds;
     }
     long deadline = start + (long) (maxWarmupSeconds * 1e9);
-    long compiled = jit.getTotalCompilationTime();
-    while (System.nanoTime() < deadline && loops.stream().noneMatch(CompletableFuture::isDone)) {
+    int quietSeconds = 0;
+    while (quietSeconds < SETTLED_SECONDS && System.nanoTime() < deadline
+        && loops.stream().noneMatch(CompletableFuture::isDone)) {
       TimeUnit.SECONDS.sleep(1);
-      long now = jit.getTotalCompilationTime();
-      if (now - compiled < SETTLED_JIT_MS) {
-        break;
-      }
-      compiled = now;
+      quietSeconds = jit.millisSinceLastCall() < SETTLED_JIT_MS ? quietSeconds + 1 : 0;
     }
     return (System.nanoTime() - start) / 1e9;
   }
