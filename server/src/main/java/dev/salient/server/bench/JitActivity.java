@@ -1,6 +1,7 @@
 package dev.salient.server.bench;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ final class JitActivity {
   /** The kernel's USER_HZ: /proc reports CPU time in these ticks on every Linux platform. */
   private static final long MILLIS_PER_TICK = 10;
 
+  /** Null when the compiler threads' CPU is read from /proc instead. */
   private final CompilationMXBean compilation;
   /** CPU ticks of each compiler thread (by thread id) at the last call; they come and go. */
   private final Map<String, Long> ticksByThread = new HashMap<>();
@@ -32,11 +34,15 @@ final class JitActivity {
 
   /** Starts counting now; null when this JVM can measure neither. */
   static JitActivity start() {
-    CompilationMXBean bean = ManagementFactory.getCompilationMXBean();
-    JitActivity jit = new JitActivity(
-        bean != null && bean.isCompilationTimeMonitoringSupported() ? bean : null);
-    if (!Files.isDirectory(TASKS) && jit.compilation == null) {
-      return null;
+    JitActivity jit;
+    if (Files.isDirectory(TASKS)) {
+      jit = new JitActivity(null);
+    } else {
+      CompilationMXBean bean = ManagementFactory.getCompilationMXBean();
+      if (bean == null || !bean.isCompilationTimeMonitoringSupported()) {
+        return null;
+      }
+      jit = new JitActivity(bean);
     }
     jit.millisSinceLastCall();
     return jit;
@@ -44,14 +50,8 @@ final class JitActivity {
 
   /** Milliseconds of compiler work since the previous call. */
   long millisSinceLastCall() {
-    if (Files.isDirectory(TASKS)) {
-      try {
-        return compilerThreadMillis();
-      } catch (IOException | RuntimeException e) {
-        if (compilation == null) {
-          return 0;
-        }
-      }
+    if (compilation == null) {
+      return compilerThreadMillis();
     }
     long now = compilation.getTotalCompilationTime();
     long since = now - compileMillis;
@@ -59,7 +59,7 @@ final class JitActivity {
     return since;
   }
 
-  private long compilerThreadMillis() throws IOException {
+  private long compilerThreadMillis() {
     long ticks = 0;
     Map<String, Long> seen = new HashMap<>();
     try (Stream<Path> tasks = Files.list(TASKS)) {
@@ -78,6 +78,8 @@ final class JitActivity {
         seen.put(id, threadTicks);
         ticks += threadTicks - ticksByThread.getOrDefault(id, 0L);
       }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + TASKS, e);
     }
     ticksByThread.clear();
     ticksByThread.putAll(seen);
