@@ -188,8 +188,12 @@ public final class Bench implements Callable<Integer> {
         note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
       }
       if (videoSeconds > 0) {
-        new VideoBench(settings, clientSystem, this::emit).run(first.label(), first.model(),
-            videoFps, videoSeconds, 1000 / batch1Rates.get(first.label()));
+        VideoBench.Settle settle = () -> note(String.format(Locale.ROOT,
+            "video: %.0f s after the warm-up stream for the JIT to settle",
+            warmUp(0, List.of())));
+        new VideoBench("127.0.0.1", server.address().getPort(), settings, clientSystem, settle,
+            this::emit).run(first.label(), first.model(), videoFps, videoSeconds,
+                1000 / batch1Rates.get(first.label()));
       }
     } finally {
       clientSystem.terminate();
@@ -276,35 +280,9 @@ public final class Bench implements Callable<Integer> {
     }
     emit("engine.batch1", s.label(), batch1, "img/s", null, Double.NaN);
     batch1Rates.put(s.label(), batch1);
-    if (videoSeconds > 0) {
-      pacedFrame(engine, s, image, 1000 / batch1);
-    }
     ObjectNode extra = mapper.createObjectNode().put("batch_size", bestSize);
     emit("engine.bestbatch", s.label(), best, "img/s", "engine.batch1", batch1, extra);
     return best;
-  }
-
-  /**
-   * One batch-1 pass per video frame interval, as a live stream at {@code --video-fps} calls the
-   * engine: idle between frames, caches and the intra-op thread pool go cold, so a pass takes
-   * longer than in a tight loop. Reported beside the tight-loop time, which stays the baseline.
-   */
-  private void pacedFrame(InferenceEngine engine, Subject s, float[] image, double loopMillis)
-      throws InterruptedException {
-    Pass pass = Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0},
-        s.model().numClasses());
-    int frames = (int) Math.max(30, Math.min(videoFps * 5, videoFps * videoSeconds));
-    double[] millis = new double[frames];
-    long interval = (long) (1e9 / videoFps);
-    for (int i = 0; i < frames; i++) {
-      long start = System.nanoTime();
-      engine.run(s.model().name(), pass);
-      long took = System.nanoTime() - start;
-      millis[i] = took / 1e6;
-      TimeUnit.NANOSECONDS.sleep(Math.max(0, interval - took));
-    }
-    emit("engine.frame_ms_paced", s.label(), median(millis), "ms", "engine.frame_ms", loopMillis,
-        mapper.createObjectNode().put("fps", videoFps));
   }
 
   /**

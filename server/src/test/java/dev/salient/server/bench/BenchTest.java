@@ -60,5 +60,14 @@ class BenchTest {
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
         "every frame answered: explained or dropped");
     assertTrue(video.get("server_pass_mean_ms").asDouble() > 0, "the pass in the stream: " + video);
+    JsonNode paced = byName.get("engine.frame_ms_paced");
+    assertEquals(60, paced.get("frames").asInt(), "30 raw-engine frames before the stream, 30 after");
+    assertTrue(paced.get("before_ms").asDouble() > 0 && paced.get("after_ms").asDouble() > 0,
+        "both sides of the stream: " + paced);
+    JsonNode p50 = byName.get("video.30fps.p50_ms");
+    assertEquals("engine.frame_ms_paced", p50.get("baseline").asText());
+    assertEquals(paced.get("value").asDouble(), p50.get("baseline_value").asDouble(), 1e-9);
+    assertEquals(byName.get("engine.batch1").get("value").asDouble(),
+        1000 / p50.get("tight_loop_ms").asDouble(), 1.0, "the tight loop is engine.batch1's");
   }
 }
