@@ -61,8 +61,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The frames go through a plain grpc-java call on a direct executor, the thinnest client Java
  * has (as a latency-minded client in any language would be): the Pekko gRPC client's stream
- * stages add two thread hand-offs per frame, 0.3–0.7 ms of the round trip on a 2-vCPU host, and
- * share the server's cores. Stats still go through the Pekko gRPC client.
+ * stages add thread hand-offs per frame on the cores the server uses too. Stats still go through
+ * the Pekko gRPC client.
  */
 final class VideoBench {
 
