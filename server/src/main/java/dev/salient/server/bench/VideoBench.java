@@ -96,7 +96,6 @@ final class VideoBench {
   private final Settle settle;
   private final String host;
   private final int port;
-  private ManagedChannel channel;
 
   /** A bench against the server at {@code host}:{@code port}, which {@code settings} reach too. */
   VideoBench(String host, int port, GrpcClientSettings settings, ActorSystem<Void> clientSystem,
@@ -123,10 +122,11 @@ final class VideoBench {
     List<VideoFrame> frames = frames(model);
     int rawFrames = (int) Math.max(30, Math.min(fps * 10, fps * seconds / 3));
     ExplainerClient client = ExplainerClient.create(settings, clientSystem);
-    channel = NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor().build();
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor().build();
     try {
       // Warm the bidirectional path (the JIT, the stream stages) before measuring.
-      stream(model, frames, fps, Math.min(10, Math.max(2, seconds / 6)), client);
+      stream(model, frames, fps, Math.min(10, Math.max(2, seconds / 6)), client, channel);
       settle.await();
       // The raw engine runs just before and just after the stream, outside its memory window.
       double[] rawBefore = rawEngineFrames(model, fps, rawFrames);
@@ -134,7 +134,7 @@ final class VideoBench {
       long heapStart = heapUsedAfterGc();
       long offHeapStart = ResidentMemory.bytes() - heapCommitted();
       StatsResponse before = stats(client);
-      Run run = stream(model, frames, fps, seconds, client);
+      Run run = stream(model, frames, fps, seconds, client, channel);
       StatsResponse after = stats(client);
       long heapEnd = heapUsedAfterGc();
       long offHeapEnd = ResidentMemory.bytes() - heapCommitted();
@@ -193,7 +193,7 @@ final class VideoBench {
   }
 
   private Run stream(ModelPackage model, List<VideoFrame> frames, double fps, double seconds,
-      ExplainerClient client) throws Exception {
+      ExplainerClient client, ManagedChannel channel) throws Exception {
     int count = (int) Math.round(fps * seconds);
     long[] sentNanos = new long[count + 1];
     List<Double> latencies = Collections.synchronizedList(new ArrayList<>(count));
@@ -262,7 +262,7 @@ final class VideoBench {
         throw status.asException();
       }
     } catch (java.util.concurrent.TimeoutException e) {
-      pacer.submit(() -> call.cancel("the video bench timed out", e));
+      pacer.submit(() -> call.cancel("the video bench timed out", e)).get(5, TimeUnit.SECONDS);
       throw e;
     } finally {
       pacer.shutdownNow();
