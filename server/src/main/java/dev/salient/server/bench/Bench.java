@@ -751,7 +751,7 @@ public final class Bench implements Callable<Integer> {
     return stage.toCompletableFuture().get(10, TimeUnit.MINUTES);
   }
 
-  private static double median(double[] values) {
+  static double median(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     return sorted[sorted.length / 2];

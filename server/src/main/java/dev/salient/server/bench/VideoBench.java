@@ -140,11 +140,11 @@ final class VideoBench {
       long offHeapEnd = ResidentMemory.bytes() - heapCommitted();
       int queueAfter = queueDepth(after);
       double[] rawAfter = rawEngineFrames(model, fps, rawFrames);
-      double pacedBefore = median(rawBefore);
-      double pacedAfter = median(rawAfter);
+      double pacedBefore = Bench.median(rawBefore);
+      double pacedAfter = Bench.median(rawAfter);
       double[] rawAll = Arrays.copyOf(rawBefore, rawBefore.length + rawAfter.length);
       System.arraycopy(rawAfter, 0, rawAll, rawBefore.length, rawAfter.length);
-      double pacedMillis = median(rawAll);
+      double pacedMillis = Bench.median(rawAll);
       if (Math.abs(pacedAfter / pacedBefore - 1) > 0.2) {
         LOG.warn("the raw engine took {} ms a frame before the video stream and {} ms after it: "
             + "the machine's speed changed during the stream (other load on the host?); run it "
@@ -311,12 +311,6 @@ final class VideoBench {
     } finally {
       thread.shutdown();
     }
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    return sorted[sorted.length / 2];
   }
 
   /** Distinct frames as raw tensors in the model's input size, as the video client sends them. */
