@@ -37,6 +37,10 @@ public final class Main implements Callable<Integer> {
       + "share of the cores: auto (default: max(2, cores / 4), 1 on one core) or N.")
   String cpuWorkers;
 
+  @Option(names = "--server-cores", description = "Pin the engines to cores of their own, "
+      + "leaving the first N cores to everything else (gRPC, decoding, the JVM); default off.")
+  String serverCores;
+
   @Option(names = "--max-batch", description = "Most images per engine call (default 32).")
   Integer maxBatch;
 
@@ -58,6 +62,7 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.models", models);
     config = override(config, "salient.devices", devices);
     config = override(config, "salient.cpu-workers", cpuWorkers);
+    config = override(config, "salient.cpu-affinity.server-cores", serverCores);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
     config = override(config, "salient.metrics-port", metricsPort);
     SalientSettings settings;

@@ -10,6 +10,7 @@ import dev.salient.server.grpc.HealthService;
 import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
+import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.worker.DeviceWorker;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
@@ -50,10 +51,12 @@ public final class SalientServer implements AutoCloseable {
   private final HealthService health;
   private final ModelCatalog catalog;
   private final SalientSettings settings;
+  private final Optional<CoreSplit> split;
 
   private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
-      SalientSettings settings) {
+      SalientSettings settings, Optional<CoreSplit> split) {
+    this.split = split;
     this.system = system;
     this.binding = binding;
     this.metrics = metrics;
@@ -85,13 +88,15 @@ public final class SalientServer implements AutoCloseable {
           settings.cpuWorkers(), fixedThreads.trim(), InferenceEngine.THREADS_PROPERTY,
           Runtime.getRuntime().availableProcessors());
     }
+    Optional<CoreSplit> split = pinThreads(settings);
+    List<Integer> engineCores = split.map(CoreSplit::engines).orElse(List.of());
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
     for (String device : settings.devices()) {
       int workers = device.equals("cpu") ? settings.cpuWorkers() : 1;
       for (int w = 0; w < workers; w++) {
         String name = device.equals("cpu") ? "cpu-" + w : device.replace(':', '-');
         runtimes.add(DeviceWorker.loadRuntime(name, device, catalog.all(),
-            settings.cpuThreadsPerWorker()));
+            settings.cpuThreadsPerWorker(), engineCores));
       }
     }
     MetricsEndpoint endpoint = new MetricsEndpoint();
@@ -133,7 +138,40 @@ public final class SalientServer implements AutoCloseable {
           MetricsEndpoint.PATH);
     }
     return new SalientServer(system, binding, endpoint, metricsBinding, health, catalog,
-        settings);
+        settings, split);
+  }
+
+  /**
+   * With {@code salient.cpu-affinity.server-cores} set, pins every thread the process has now to
+   * the server's cores (threads started later inherit them) and returns the split, whose engine
+   * cores the engine threads take; otherwise, or where the cores do not allow it, pins nothing.
+   */
+  private static Optional<CoreSplit> pinThreads(SalientSettings settings) {
+    if (settings.serverCores() == SalientSettings.AFFINITY_OFF) {
+      return Optional.empty();
+    }
+    if (!CpuAffinity.supported()) {
+      log.warn("salient.cpu-affinity.server-cores is {} but threads cannot be pinned here "
+          + "(Linux only); every thread runs on any core", settings.serverCores());
+      return Optional.empty();
+    }
+    List<Integer> allowed = CpuAffinity.ofCurrentThread();
+    Optional<CoreSplit> split = CoreSplit.of(allowed, settings.serverCores());
+    if (split.isEmpty()) {
+      log.warn("salient.cpu-affinity.server-cores is {} but this process may use {} core(s) {}, "
+          + "which leaves the engines none; every thread runs on any core. Set it below {} or "
+          + "off.", settings.serverCores(), allowed.size(), allowed, allowed.size());
+      return Optional.empty();
+    }
+    int threads = CpuAffinity.pinAllThreads(split.get().server());
+    log.info("CPU affinity: engines on cores {}, the other {} threads of the process on {}",
+        split.get().engines(), threads, split.get().server());
+    return split;
+  }
+
+  /** The split of the cores between engines and the rest, when this server pinned threads. */
+  public Optional<CoreSplit> coreSplit() {
+    return split;
   }
 
   /** The bound address (useful with port 0). */
@@ -163,6 +201,12 @@ public final class SalientServer implements AutoCloseable {
           .exceptionally(e -> null).join();
     }
     metrics.close();
+    split.ifPresent(s -> {
+      List<Integer> all = new ArrayList<>(s.server());
+      all.addAll(s.engines());
+      all.sort(null);
+      CpuAffinity.pinAllThreads(all);
+    });
   }
 
   /** The actor system the server runs in. */

@@ -22,10 +22,15 @@ public record SalientSettings(
     Duration shutdownTimeout,
     int videoMaxInFlight,
     boolean compressResponses,
-    int metricsPort) {
+    int metricsPort,
+    int serverCores,
+    int engineCores) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
+
+  /** {@link #serverCores()} when threads are not pinned. */
+  public static final int AFFINITY_OFF = 0;
 
   /** Checks ranges so a bad configuration fails at start-up with the key to fix. */
   public SalientSettings {
@@ -41,18 +46,23 @@ public record SalientSettings(
     require(videoMaxInFlight >= 1, "salient.video.max-in-flight must be at least 1");
     require(metricsPort == METRICS_OFF || metricsPort >= 0 && metricsPort <= 65535,
         "salient.metrics-port must be off or in 0..65535");
+    require(serverCores >= 0, "salient.cpu-affinity.server-cores must be off or at least 1");
+    require(engineCores >= 1, "the engines need at least one core");
     devices = List.copyOf(devices);
   }
 
   /** Reads {@code config.getConfig("salient")}. */
   public static SalientSettings create(Config config) {
     Config c = config.getConfig("salient");
+    int cores = Runtime.getRuntime().availableProcessors();
+    int serverCores = serverCores(c.getString("cpu-affinity.server-cores"));
+    int engineCores = engineCores(serverCores, cores);
     return new SalientSettings(
         c.getString("host"),
         c.getInt("port"),
         c.getString("models"),
         c.getStringList("devices"),
-        cpuWorkers(c.getString("cpu-workers"), Runtime.getRuntime().availableProcessors()),
+        cpuWorkers(c.getString("cpu-workers"), engineCores),
         c.getInt("scheduler.max-batch"),
         c.getDuration("scheduler.max-wait"),
         c.getDouble("scheduler.return-wait-fraction"),
@@ -64,7 +74,34 @@ public record SalientSettings(
         c.getDuration("shutdown-timeout"),
         c.getInt("video.max-in-flight"),
         c.getBoolean("compress-responses"),
-        metricsPort(c.getString("metrics-port")));
+        metricsPort(c.getString("metrics-port")),
+        serverCores,
+        engineCores);
+  }
+
+  /** The cores kept for all but the engines for {@code setting}: "off" or a number. */
+  static int serverCores(String setting) {
+    if (setting.trim().equalsIgnoreCase("off")) {
+      return AFFINITY_OFF;
+    }
+    try {
+      int n = Integer.parseInt(setting.trim());
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("salient.cpu-affinity.server-cores must be off or a "
+        + "number of cores (at least 1), got \"" + setting + "\"");
+  }
+
+  /**
+   * The cores the engines share on a machine of {@code cores}: those left after
+   * {@code serverCores} when that leaves any, else all of them (the server then pins nothing).
+   */
+  static int engineCores(int serverCores, int cores) {
+    return serverCores != AFFINITY_OFF && cores > serverCores ? cores - serverCores : cores;
   }
 
   /** The metrics port for {@code setting}: "off" or a port number. */
@@ -100,9 +137,9 @@ public record SalientSettings(
     }
   }
 
-  /** The intra-op threads each CPU worker's engine may use: its share of the cores. */
+  /** The intra-op threads each CPU worker's engine may use: its share of the engines' cores. */
   public int cpuThreadsPerWorker() {
-    return Math.max(1, Runtime.getRuntime().availableProcessors() / cpuWorkers);
+    return Math.max(1, engineCores / cpuWorkers);
   }
 
   /** The device workers' part of the settings. */

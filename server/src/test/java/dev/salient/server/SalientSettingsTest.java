@@ -42,6 +42,41 @@ class SalientSettingsTest {
   }
 
   @Test
+  void threadsAreNotPinnedUnlessAsked() {
+    SalientSettings settings = settings(Map.of());
+    assertEquals(SalientSettings.AFFINITY_OFF, settings.serverCores());
+    assertEquals(Runtime.getRuntime().availableProcessors(), settings.engineCores());
+  }
+
+  @Test
+  void withServerCoresTheEnginesShareTheCoresLeftWhenThereAreAny() {
+    assertEquals(3, SalientSettings.engineCores(1, 4));
+    assertEquals(1, SalientSettings.engineCores(1, 2));
+    assertEquals(2, SalientSettings.engineCores(2, 2));
+    assertEquals(2, SalientSettings.engineCores(SalientSettings.AFFINITY_OFF, 2));
+  }
+
+  @Test
+  void autoCpuWorkersAndTheirThreadsCountTheEnginesCoresOnly() {
+    int cores = Runtime.getRuntime().availableProcessors();
+    SalientSettings settings = settings(Map.of("salient.cpu-affinity.server-cores", 1));
+    int engineCores = cores > 1 ? cores - 1 : cores;
+    assertEquals(1, settings.serverCores());
+    assertEquals(engineCores, settings.engineCores());
+    assertEquals(SalientSettings.cpuWorkers("auto", engineCores), settings.cpuWorkers());
+    assertEquals(Math.max(1, engineCores / settings.cpuWorkers()), settings.cpuThreadsPerWorker());
+  }
+
+  @Test
+  void serverCoresThatAreNotOffOrAPositiveNumberNameTheKey() {
+    for (Object bad : List.of("some", 0, -2)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> settings(Map.of("salient.cpu-affinity.server-cores", bad)));
+      assertTrue(e.getMessage().contains("salient.cpu-affinity.server-cores"), e.getMessage());
+    }
+  }
+
+  @Test
   void aCpuWorkerCountThatIsNotANumberNamesTheKey() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> settings(Map.of("salient.cpu-workers", "many")));

@@ -14,6 +14,7 @@ import dev.salient.grpc.ListModelsRequest;
 import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.Target;
+import dev.salient.server.CoreSplit;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ImageDecoder;
@@ -97,6 +98,12 @@ public final class Bench implements Callable<Integer> {
       description = "Server max-batch during the gRPC runs (default: ${DEFAULT-VALUE}).")
   int maxBatch;
 
+  @Option(names = "--server-cores", defaultValue = "off",
+      description = "Server's salient.cpu-affinity.server-cores during the gRPC runs: the "
+          + "engines on cores of their own, the first N cores for the rest (default: "
+          + "${DEFAULT-VALUE}, or as configured with -D).")
+  String serverCores;
+
   @Option(names = "--max-warmup", defaultValue = "60",
       description = "Longest warm-up of a gRPC measurement while the JIT is still compiling, "
           + "in seconds (default: ${DEFAULT-VALUE}).")
@@ -152,10 +159,13 @@ public final class Bench implements Callable<Integer> {
         + System.getProperty("os.arch") + ", java " + System.getProperty("java.version")
         + ", torch threads " + System.getProperty(InferenceEngine.THREADS_PROPERTY,
             "chosen per model"));
-    Config config = ConfigFactory.parseMap(Map.of(
-            "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
-            "salient.scheduler.max-in-flight", 4096))
-        .withFallback(ConfigFactory.load());
+    Map<String, Object> overrides = new LinkedHashMap<>(Map.of(
+        "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
+        "salient.scheduler.max-in-flight", 4096));
+    if (!serverCores.equalsIgnoreCase("off")) {
+      overrides.put("salient.cpu-affinity.server-cores", serverCores);
+    }
+    Config config = ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load());
     SalientSettings serverSettings = SalientSettings.create(config);
     Map<String, Double> bestBatch = new LinkedHashMap<>();
     try (InferenceEngine engine =
@@ -191,8 +201,8 @@ public final class Bench implements Callable<Integer> {
         VideoBench.Settle settle = () -> note(String.format(Locale.ROOT,
             "video: %.0f s after the warm-up stream for the JIT to settle",
             warmUp(0, List.of())));
-        new VideoBench("127.0.0.1", server.address().getPort(), settings, clientSystem, settle,
-            this::emit).run(first.label(), first.model(), videoFps, videoSeconds,
+        new VideoBench("127.0.0.1", server.address().getPort(), settings, clientSystem,
+            server.coreSplit().map(CoreSplit::engines).orElse(List.of()), settle, this::emit).run(first.label(), first.model(), videoFps, videoSeconds,
                 1000 / batch1Rates.get(first.label()));
       }
     } finally {

@@ -15,6 +15,7 @@ import dev.salient.grpc.WorkerStats;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
+import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.util.ResidentMemory;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
@@ -96,10 +97,15 @@ final class VideoBench {
   private final Settle settle;
   private final String host;
   private final int port;
+  private final List<Integer> engineCores;
 
-  /** A bench against the server at {@code host}:{@code port}, which {@code settings} reach too. */
+  /**
+   * A bench against the server at {@code host}:{@code port}, which {@code settings} reach too;
+   * the raw engine runs on {@code engineCores} as the server's engines do (any core if empty).
+   */
   VideoBench(String host, int port, GrpcClientSettings settings, ActorSystem<Void> clientSystem,
-      Settle settle, Emitter out) {
+      List<Integer> engineCores, Settle settle, Emitter out) {
+    this.engineCores = List.copyOf(engineCores);
     this.settle = settle;
     this.host = host;
     this.port = port;
@@ -129,7 +135,7 @@ final class VideoBench {
       stream(model, frames, fps, Math.min(10, Math.max(2, seconds / 6)), client, channel);
       settle.await();
       // The raw engine runs just before and just after the stream, outside its memory window.
-      double[] rawBefore = rawEngineFrames(model, fps, rawFrames);
+      double[] rawBefore = rawEngineFrames(model, fps, rawFrames, engineCores);
       System.gc();
       long heapStart = heapUsedAfterGc();
       long offHeapStart = ResidentMemory.bytes() - heapCommitted();
@@ -139,7 +145,7 @@ final class VideoBench {
       long heapEnd = heapUsedAfterGc();
       long offHeapEnd = ResidentMemory.bytes() - heapCommitted();
       int queueAfter = queueDepth(after);
-      double[] rawAfter = rawEngineFrames(model, fps, rawFrames);
+      double[] rawAfter = rawEngineFrames(model, fps, rawFrames, engineCores);
       double pacedBefore = Bench.median(rawBefore);
       double pacedAfter = Bench.median(rawAfter);
       double[] rawAll = Arrays.copyOf(rawBefore, rawBefore.length + rawAfter.length);
@@ -168,7 +174,8 @@ final class VideoBench {
           .put("off_heap_start_mb", round(offHeapStart / 1e6))
           .put("off_heap_end_mb", round(offHeapEnd / 1e6))
           .put("heap_start_mb", round(heapStart / 1e6)).put("heap_end_mb", round(heapEnd / 1e6))
-          .put("seconds", round(run.seconds()));
+          .put("seconds", round(run.seconds()))
+          .put("engine_cores", engineCores.isEmpty() ? "any" : engineCores.toString());
       out.emit(bench, label, outputFps, "fps", "input_fps", fps, extra);
       out.emit("engine.frame_ms_paced", label, pacedMillis, "ms", "engine.frame_ms",
           tightLoopMillis, mapper.createObjectNode().put("fps", fps)
@@ -279,8 +286,8 @@ final class VideoBench {
    * interval on an engine of its own (loaded, run and closed on one thread, as a worker's is),
    * idle between frames as a live stream leaves it. Returns each pass's milliseconds.
    */
-  private static double[] rawEngineFrames(ModelPackage model, double fps, int count)
-      throws Exception {
+  private static double[] rawEngineFrames(ModelPackage model, double fps, int count,
+      List<Integer> cores) throws Exception {
     ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "video-bench-raw-engine");
       t.setDaemon(true);
@@ -288,6 +295,9 @@ final class VideoBench {
     });
     try {
       return thread.submit(() -> {
+        if (!cores.isEmpty()) {
+          CpuAffinity.pinCurrentThread(cores);
+        }
         try (InferenceEngine engine = InferenceEngine.load("cpu", List.of(model))) {
           float[] image = Bench.syntheticImage(model.input(), 0);
           Pass pass = Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {0},

@@ -6,6 +6,7 @@ import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.SchedulerMetrics.Outcome;
 import java.time.Duration;
@@ -33,6 +34,8 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
@@ -50,6 +53,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * its engine with exponential backoff while the other jobs wait, and goes on.
  */
 public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
+  private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
   /** Weight of the newest engine call in the moving average of call times. */
   private static final double CALL_TIME_WEIGHT = 0.25;
 
@@ -148,8 +152,20 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
    */
   public static DeviceRuntime loadRuntime(String name, String device,
       Collection<ModelPackage> packages, int cpuThreads) {
+    return loadRuntime(name, device, packages, cpuThreads, List.of());
+  }
+
+  /**
+   * As {@link #loadRuntime(String, String, Collection, int)}, with the engine thread (and the
+   * OpenMP threads it starts) pinned to {@code cores} unless that is empty.
+   */
+  public static DeviceRuntime loadRuntime(String name, String device,
+      Collection<ModelPackage> packages, int cpuThreads, List<Integer> cores) {
     ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "salient-engine-" + name);
+      Thread t = new Thread(() -> {
+        pin(cores);
+        r.run();
+      }, "salient-engine-" + name);
       t.setDaemon(true);
       return t;
     });
@@ -160,6 +176,18 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     } catch (RuntimeException e) {
       thread.shutdownNow();
       throw e;
+    }
+  }
+
+  private static void pin(List<Integer> cores) {
+    if (cores.isEmpty()) {
+      return;
+    }
+    try {
+      CpuAffinity.pinCurrentThread(cores);
+    } catch (RuntimeException e) {
+      log.warn("engine thread {} runs on any core: pinning it to cores {} failed ({})",
+          Thread.currentThread().getName(), cores, e.toString());
     }
   }
 
