@@ -201,9 +201,10 @@ public final class Bench implements Callable<Integer> {
         VideoBench.Settle settle = () -> note(String.format(Locale.ROOT,
             "video: %.0f s after the warm-up stream for the JIT to settle",
             warmUp(0, List.of())));
+        List<Integer> engineCores = server.coreSplit().map(CoreSplit::engines).orElse(List.of());
         new VideoBench("127.0.0.1", server.address().getPort(), settings, clientSystem,
-            server.coreSplit().map(CoreSplit::engines).orElse(List.of()), settle, this::emit).run(first.label(), first.model(), videoFps, videoSeconds,
-                1000 / batch1Rates.get(first.label()));
+            engineCores, settle, this::emit).run(first.label(), first.model(), videoFps,
+                videoSeconds, 1000 / batch1Rates.get(first.label()));
       }
     } finally {
       clientSystem.terminate();
