@@ -114,6 +114,12 @@ public final class Bench implements Callable<Integer> {
           + "(default ${DEFAULT-VALUE}; 0 skips).")
   private double videoSeconds;
 
+  @Option(names = "--video-warmup-frames", defaultValue = "10000",
+      description = "Frames streamed at 200 fps before video.<fps>fps, so the JIT has compiled "
+          + "the video path as on a server that has streamed for minutes "
+          + "(default ${DEFAULT-VALUE}).")
+  private int videoWarmupFrames;
+
   @Option(names = "--video-fps", defaultValue = "30",
       description = "Frame rate of the paced video stream (default ${DEFAULT-VALUE}).")
   private double videoFps;
@@ -204,7 +210,7 @@ public final class Bench implements Callable<Integer> {
         List<Integer> engineCores = server.coreSplit().map(CoreSplit::engines).orElse(List.of());
         new VideoBench("127.0.0.1", server.address().getPort(), settings, clientSystem,
             engineCores, settle, this::emit).run(first.label(), first.model(), videoFps,
-                videoSeconds, 1000 / batch1Rates.get(first.label()));
+                videoSeconds, 1000 / batch1Rates.get(first.label()), videoWarmupFrames);
       }
     } finally {
       clientSystem.terminate();

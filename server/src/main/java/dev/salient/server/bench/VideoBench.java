@@ -80,6 +80,8 @@ final class VideoBench {
 
   private static final Logger LOG = LoggerFactory.getLogger(VideoBench.class);
   private static final int DISTINCT_FRAMES = 30;
+  /** Frame rate of the warm-up stream: several times 30 fps, within one engine's pace. */
+  static final double WARMUP_FPS = 200;
 
   private static final MethodDescriptor<VideoFrame, FrameExplanation> EXPLAIN_VIDEO =
       MethodDescriptor.<VideoFrame, FrameExplanation>newBuilder()
@@ -119,20 +121,25 @@ final class VideoBench {
       double[] serverLatenciesMs, double seconds, int maxQueueDepth) {}
 
   /**
-   * Streams {@code seconds} of frames at {@code fps} after a warm-up, and emits the results
-   * against the raw engine's time per frame at that rate, and beside {@code tightLoopMillis},
-   * its time per frame in a tight loop.
+   * Streams {@code seconds} of frames at {@code fps} after a warm-up of {@code warmupFrames}
+   * frames at {@value #WARMUP_FPS} fps, and emits the results against the raw engine's time per
+   * frame at that rate, and beside {@code tightLoopMillis}, its time per frame in a tight loop.
    */
-  void run(String label, ModelPackage model, double fps, double seconds, double tightLoopMillis)
-      throws Exception {
+  void run(String label, ModelPackage model, double fps, double seconds, double tightLoopMillis,
+      int warmupFrames) throws Exception {
     List<VideoFrame> frames = frames(model);
     int rawFrames = (int) Math.max(30, Math.min(fps * 10, fps * seconds / 3));
     ExplainerClient client = ExplainerClient.create(settings, clientSystem);
     ManagedChannel channel =
         NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor().build();
     try {
-      // Warm the bidirectional path (the JIT, the stream stages) before measuring.
-      stream(model, frames, fps, Math.min(10, Math.max(2, seconds / 6)), client, channel);
+      // The JIT compiles a method with its optimising compiler after thousands of calls: at 30
+      // fps the video path (the HTTP/2 stream, the session, the worker, the method) gets there
+      // only after minutes of streaming, and until then every step outside the pass takes about
+      // twice as long. Measure the steady state of a server that has streamed a while.
+      if (warmupFrames > 0) {
+        stream(model, frames, WARMUP_FPS, warmupFrames / WARMUP_FPS, client, channel);
+      }
       settle.await();
       // The raw engine runs just before and just after the stream, outside its memory window.
       double[] rawBefore = rawEngineFrames(model, fps, rawFrames, engineCores);

@@ -25,7 +25,8 @@ class BenchTest {
 
     int exit = new CommandLine(bench).execute("--json", "--models", "default", "--seconds",
         "0.2", "--clients", "1,4", "--iterative-method", "vanilla", "--iterative-param",
-        "output=probability", "--video-seconds", "1", "--max-warmup", "0");
+        "output=probability", "--video-seconds", "1", "--video-warmup-frames", "40",
+        "--max-warmup", "0");
 
     assertEquals(0, exit);
     ObjectMapper mapper = new ObjectMapper();
