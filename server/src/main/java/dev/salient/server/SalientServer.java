@@ -11,6 +11,7 @@ import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import dev.salient.server.util.CpuAffinity;
+import dev.salient.server.video.VideoSessions;
 import dev.salient.server.worker.DeviceWorker;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
@@ -105,8 +106,10 @@ public final class SalientServer implements AutoCloseable {
         ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
             settings.maxInFlight(), metrics),
         "explain-supervisor", Props.empty());
-    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, metrics,
-        system, system.dispatchers().lookup(DispatcherSelector.blocking()),
+    ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
+        VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
+    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
+        metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
         settings.streamBuffer(), settings.videoMaxInFlight());
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();

@@ -21,6 +21,7 @@ import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.VideoInput;
 import dev.salient.server.video.VideoSession;
+import dev.salient.server.video.VideoSessions;
 import dev.salient.server.video.VideoSettings;
 import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
@@ -56,6 +57,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final ModelCatalog catalog;
   private final MethodRegistry methods;
   private final ActorRef<ExplainSupervisor.Command> supervisor;
+  private final ActorRef<VideoSessions.Command> videoSessions;
   private final SchedulerMetrics metrics;
   private final ActorSystem<?> system;
   private final Executor decoder;
@@ -63,17 +65,20 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final int videoMaxInFlight;
 
   /**
-   * A service over {@code supervisor}; images are decoded on {@code decoder} and each response
+   * A service over {@code supervisor}, whose video streams are sessions of {@code videoSessions};
+   * images are decoded on {@code decoder} and each response
    * stream buffers at most {@code streamBuffer} events before the job waits for its client; a
    * video session explains at most {@code videoMaxInFlight} frames at once.
    */
   public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
-      ActorRef<ExplainSupervisor.Command> supervisor, SchedulerMetrics metrics,
+      ActorRef<ExplainSupervisor.Command> supervisor,
+      ActorRef<VideoSessions.Command> videoSessions, SchedulerMetrics metrics,
       ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight) {
     this.catalog = catalog;
     this.metrics = metrics;
     this.methods = methods;
     this.supervisor = supervisor;
+    this.videoSessions = videoSessions;
     this.system = system;
     this.decoder = decoder;
     this.streamBuffer = streamBuffer;
@@ -110,7 +115,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     return submit(order)
         .runWith(Sink.head(), system)
         .thenApply(event -> {
-          var started = (dev.salient.server.method.ExplainEvent.Started) event;
+          var started = (dev.salient.server.explanation.ExplainEvent.Started) event;
           ClassifyResponse.Builder out = ClassifyResponse.newBuilder().setModel(started.model());
           started.top().forEach(c -> out.addTop(ProtoMapping.score(c)));
           return out.build();
@@ -149,8 +154,8 @@ public final class ExplainerService implements ExplainerPowerApi {
           ? Source.single(first.toBuilder().clearSession().build()).concat(split.second())
           : split.second();
       Source<VideoInput, NotUsed> inputs = frames.map(f -> videoInput(f, settings.model()));
-      CompletionStage<ActorRef<VideoSession.Command>> session = AskPattern.ask(supervisor,
-          reply -> new ExplainSupervisor.OpenVideo(settings, decoder, deadlineNanos, reply),
+      CompletionStage<ActorRef<VideoSession.Command>> session = AskPattern.ask(videoSessions,
+          reply -> new VideoSessions.Open(settings, decoder, deadlineNanos, reply),
           OPEN_TIMEOUT, system.scheduler());
       return Source.completionStage(session).flatMapConcat(ref ->
           ActorSource.<VideoSession.Output, VideoSession.Command>actorRefWithBackpressure(ref,
@@ -202,7 +207,7 @@ public final class ExplainerService implements ExplainerPowerApi {
    * with the stream's sink; a bad order fails the stream, and an order whose client has already
    * gone is not submitted. One stream per request, without a nested stream for the order.
    */
-  private Source<dev.salient.server.method.ExplainEvent, NotUsed> submit(
+  private Source<dev.salient.server.explanation.ExplainEvent, NotUsed> submit(
       CompletionStage<ExplainOrder> order) {
     return QueueEventSink.source(streamBuffer, sink -> order.whenComplete((ready, error) -> {
       if (error != null) {

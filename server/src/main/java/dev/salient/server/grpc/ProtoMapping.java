@@ -20,9 +20,9 @@ import dev.salient.grpc.Target;
 import dev.salient.grpc.Tensor;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelPackage;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplanationMethod;
-import dev.salient.server.method.ParameterSpec;
+import dev.salient.server.method.Parameter;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.FrameAnswer;
 import dev.salient.server.video.VideoSettings;
@@ -59,14 +59,23 @@ final class ProtoMapping {
     }
     for (ExplanationMethod method : methods) {
       MethodInfo.Builder mi = MethodInfo.newBuilder()
-          .setName(method.name()).setDescription(method.description());
-      for (ParameterSpec p : method.parameters()) {
-        mi.addParameters(ParameterInfo.newBuilder().setName(p.name())
-            .setDescription(p.description()).setDefaultValue(p.defaultValue()));
+          .setName(method.name()).setDescription(method.description())
+          .setLiveVideo(method.explainsVideo());
+      for (Parameter<?> p : method.parameters()) {
+        mi.addParameters(parameterInfo(p));
       }
       b.addMethods(mi);
     }
     return b.build();
+  }
+
+  static ParameterInfo parameterInfo(Parameter<?> p) {
+    return ParameterInfo.newBuilder().setName(p.name()).setDescription(p.description())
+        .setDefaultValue(p.defaultText())
+        .setKind(ParameterInfo.Kind.valueOf(p.kind().name()))
+        .setAccepted(p.accepted()).setMin(p.min()).setMax(p.max())
+        .addAllChoices(p.choices())
+        .build();
   }
 
   static dev.salient.grpc.StatsResponse stats(SchedulerMetrics.Snapshot s) {
@@ -105,8 +114,8 @@ final class ProtoMapping {
     };
   }
 
-  static ExplainEvent event(dev.salient.server.method.ExplainEvent e) {
-    if (e instanceof dev.salient.server.method.ExplainEvent.Started s) {
+  static ExplainEvent event(dev.salient.server.explanation.ExplainEvent e) {
+    if (e instanceof dev.salient.server.explanation.ExplainEvent.Started s) {
       Started.Builder b = Started.newBuilder()
           .setRequestId(s.requestId()).setModel(s.model()).setMethod(s.method())
           .setPredicted(score(s.predicted())).setTarget(score(s.target()))
@@ -117,7 +126,7 @@ final class ProtoMapping {
       }
       return ExplainEvent.newBuilder().setStarted(b).build();
     }
-    if (e instanceof dev.salient.server.method.ExplainEvent.Frame f) {
+    if (e instanceof dev.salient.server.explanation.ExplainEvent.Frame f) {
       Frame.Builder b = Frame.newBuilder()
           .setStep(f.step()).setPhase(f.phase()).setTargetProbability(f.targetProbability())
           .putAllValues(f.values()).setPasses(f.passes());
@@ -130,7 +139,7 @@ final class ProtoMapping {
       }
       return ExplainEvent.newBuilder().setFrame(b).build();
     }
-    var r = (dev.salient.server.method.ExplainEvent.Result) e;
+    var r = (dev.salient.server.explanation.ExplainEvent.Result) e;
     Result.Builder b = Result.newBuilder()
         .putAllValues(r.values()).setSteps(r.steps()).setPasses(r.passes())
         .setElapsedMs(r.elapsedMillis());
@@ -182,7 +191,7 @@ final class ProtoMapping {
     };
   }
 
-  private static SaliencyMap map(dev.salient.server.method.ExplainEvent.SaliencyMap m) {
+  private static SaliencyMap map(dev.salient.server.explanation.ExplainEvent.SaliencyMap m) {
     SaliencyMap.Builder b = SaliencyMap.newBuilder()
         .setName(m.name()).setTensor(tensor(m.tensor()))
         .setColourScale(m.colourScale().name().toLowerCase(Locale.ROOT));
@@ -192,7 +201,7 @@ final class ProtoMapping {
     return b.build();
   }
 
-  static ClassScore score(dev.salient.server.method.ExplainEvent.ClassScore c) {
+  static ClassScore score(dev.salient.server.explanation.ExplainEvent.ClassScore c) {
     return ClassScore.newBuilder().setIndex(c.index()).setLabel(c.label())
         .setProbability(c.probability()).setLogit(c.logit()).build();
   }

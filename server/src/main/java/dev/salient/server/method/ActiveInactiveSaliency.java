@@ -3,9 +3,10 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,40 +34,35 @@ import java.util.Map;
  */
 public final class ActiveInactiveSaliency implements ExplanationMethod {
 
+  /** {@code k} when every other class competes. */
+  static final int ALL_COMPETITORS = 0;
+
+  static final Parameter<Integer> K = Parameter.text("k",
+      "competing classes: the k best-scoring classes other than the target, or all (every other "
+          + "class, as in the paper)", ALL_COMPETITORS, "all or an integer in [1, 10000]",
+      text -> {
+        if (text.trim().equalsIgnoreCase("all")) {
+          return ALL_COMPETITORS;
+        }
+        int k = Integer.parseInt(text.trim());
+        if (k < 1 || k > 10_000) {
+          throw new IllegalArgumentException();
+        }
+        return k;
+      }, k -> k == ALL_COMPETITORS ? "all" : Integer.toString(k));
+  static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
+      "what is differentiated: logit (the class score S), probability or log_probability",
+      Pass.Output.LOGIT);
+  static final List<Parameter<?>> PARAMETERS = List.of(K, OUTPUT);
+
   /**
    * Parameters of an active / inactive request.
    *
-   * @param competitors how many competing classes, or 0 for all of them
+   * @param competitors how many competing classes, or {@link #ALL_COMPETITORS}
    */
   public record Parameters(int competitors, Pass.Output output) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("k",
-                "competing classes: the k best-scoring classes other than the target (an integer "
-                    + ">= 1), or all (every other class, as in the paper)",
-                "all"),
-            new ParameterSpec("output",
-                "what is differentiated: logit (the class score S), probability or "
-                    + "log_probability",
-                "logit"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      String k = p.string("k").trim();
-      int competitors;
-      if (k.equalsIgnoreCase("all")) {
-        competitors = 0;
-      } else {
-        competitors = p.integer("k", 1, 10_000);
-      }
-      return new Parameters(competitors, p.choice("output", Pass.Output.class));
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("k", competitors == 0 ? "all" : Integer.toString(competitors));
-      m.put("output", output.name().toLowerCase(Locale.ROOT));
-      return m;
+    static Parameters of(MethodParameters p) {
+      return new Parameters(p.get(K), p.get(OUTPUT));
     }
   }
 
@@ -85,14 +81,15 @@ public final class ActiveInactiveSaliency implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> {
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> {
       int classes = context.model().numClasses();
       if (parameters.competitors() > classes - 1) {
         throw new SalientException.InvalidArgument("method " + NAME + ": k="

@@ -2,9 +2,10 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Ranking;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.List;
 
 /**
@@ -14,14 +15,10 @@ import java.util.List;
 final class Adversarial {
   private Adversarial() {}
 
-  /** The parameter value {@code true} / {@code false}, parsed as an enum choice. */
-  enum Flag {
-    TRUE,
-    FALSE;
-
-    boolean on() {
-      return this == TRUE;
-    }
+  /** FGSM's and BIM's {@code untargeted} parameter. */
+  static Parameter<Boolean> untargeted() {
+    return Parameter.flag("untargeted", "true: leave the predicted class rather than reach the "
+        + "target class; always so when the target is the predicted class", false);
   }
 
   /**

@@ -3,7 +3,8 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -26,32 +27,21 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   /** The method's name in requests. */
   public static final String NAME = "bim";
 
+  static final Parameter<Double> ALPHA = Parameter.number("alpha",
+      "step size, as a fraction of the pixel range", 0.004, 1e-6, 1);
+  static final Parameter<Double> EPSILON = Parameter.number("epsilon",
+      "largest change of any pixel, as a fraction of the pixel range", 1.0, 1e-6, 1);
+  static final Parameter<Integer> MAX_ITERATIONS = Parameter.integer("max_iterations",
+      "bound on the steps", 200, 1, 10_000);
+  static final Parameter<Boolean> UNTARGETED = Adversarial.untargeted();
+  static final List<Parameter<?>> PARAMETERS =
+      List.of(ALPHA, EPSILON, MAX_ITERATIONS, UNTARGETED);
+
   /** Parameters of a BIM request. */
   public record Parameters(double alpha, double epsilon, int maxIterations, boolean untargeted) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("alpha", "step size, as a fraction of the pixel range", "0.004"),
-            new ParameterSpec("epsilon",
-                "largest change of any pixel, as a fraction of the pixel range", "1.0"),
-            new ParameterSpec("max_iterations", "bound on the steps", "200"),
-            new ParameterSpec("untargeted",
-                "true: leave the predicted class rather than reach the target class; always so "
-                    + "when the target is the predicted class", "false"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      return new Parameters(p.number("alpha", 1e-6, 1), p.number("epsilon", 1e-6, 1),
-          p.integer("max_iterations", 1, 10_000),
-          p.choice("untargeted", Adversarial.Flag.class).on());
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("alpha", Double.toString(alpha));
-      m.put("epsilon", Double.toString(epsilon));
-      m.put("max_iterations", Integer.toString(maxIterations));
-      m.put("untargeted", Boolean.toString(untargeted).toLowerCase(Locale.ROOT));
-      return m;
+    static Parameters of(MethodParameters p) {
+      return new Parameters(p.get(ALPHA), p.get(EPSILON), p.get(MAX_ITERATIONS),
+          p.get(UNTARGETED));
     }
   }
 
@@ -67,14 +57,15 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   private static final class Run implements MethodRun {

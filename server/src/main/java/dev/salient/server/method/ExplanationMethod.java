@@ -17,8 +17,24 @@ public interface ExplanationMethod {
   /** One line for DescribeModel and the README. */
   String description();
 
-  /** The parameters and their defaults. */
-  List<ParameterSpec> parameters();
+  /** The parameters, their defaults and the values they accept. */
+  List<Parameter<?>> parameters();
+
+  /**
+   * Whether the method is fast enough to explain every frame of a live video: one or a few
+   * passes a frame.
+   */
+  default boolean explainsVideo() {
+    return false;
+  }
+
+  /**
+   * The parameters a live-video frame is explained with, from those the client set: this
+   * method's video defaults filled in where they differ from a single image's.
+   */
+  default Map<String, String> videoParameters(Map<String, String> requested) {
+    return requested;
+  }
 
   /** Whether this method can explain {@code model} (e.g. Grad-CAM needs a feature layer). */
   default boolean supports(ModelPackage model) {

@@ -3,7 +3,8 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,39 +30,31 @@ public final class FastGradientSign implements ExplanationMethod {
   /** The method's name in requests. */
   public static final String NAME = "fgsm";
 
+  static final Parameter<Double> EPSILON_MIN = Parameter.number("epsilon_min",
+      "smallest step eps tried, as a fraction of the pixel range", 0.004, 1e-6, 1);
+  static final Parameter<Double> EPSILON_MAX = Parameter.number("epsilon_max",
+      "largest step eps tried, as a fraction of the pixel range; at least epsilon_min", 1.0,
+      1e-6, 1);
+  static final Parameter<Integer> GRID = Parameter.integer("grid",
+      "eps values tried, geometrically spaced", 32, 1, 1024);
+  static final Parameter<Integer> REFINE = Parameter.integer("refine",
+      "eps values tried between the last failing and the first flipping grid value", 16, 0,
+      1024);
+  static final Parameter<Boolean> UNTARGETED = Adversarial.untargeted();
+  static final List<Parameter<?>> PARAMETERS =
+      List.of(EPSILON_MIN, EPSILON_MAX, GRID, REFINE, UNTARGETED);
+
   /** Parameters of an FGSM request. */
   public record Parameters(double epsilonMin, double epsilonMax, int grid, int refine,
       boolean untargeted) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("epsilon_min",
-                "smallest step eps tried, as a fraction of the pixel range", "0.004"),
-            new ParameterSpec("epsilon_max",
-                "largest step eps tried, as a fraction of the pixel range", "1.0"),
-            new ParameterSpec("grid", "eps values tried, geometrically spaced", "32"),
-            new ParameterSpec("refine",
-                "eps values tried between the last failing and the first flipping grid value",
-                "16"),
-            new ParameterSpec("untargeted",
-                "true: leave the predicted class rather than reach the target class; always so "
-                    + "when the target is the predicted class", "false"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      double min = p.number("epsilon_min", 1e-6, 1);
-      double max = p.number("epsilon_max", min, 1);
-      return new Parameters(min, max, p.integer("grid", 1, 1024), p.integer("refine", 0, 1024),
-          p.choice("untargeted", Adversarial.Flag.class).on());
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("epsilon_min", Double.toString(epsilonMin));
-      m.put("epsilon_max", Double.toString(epsilonMax));
-      m.put("grid", Integer.toString(grid));
-      m.put("refine", Integer.toString(refine));
-      m.put("untargeted", Boolean.toString(untargeted).toLowerCase(Locale.ROOT));
-      return m;
+    static Parameters of(MethodParameters p) {
+      double min = p.get(EPSILON_MIN);
+      double max = p.get(EPSILON_MAX);
+      if (max < min) {
+        throw p.invalid(EPSILON_MAX, "a number in [epsilon_min = " + Parameter.formatNumber(min)
+            + ", 1]");
+      }
+      return new Parameters(min, max, p.get(GRID), p.get(REFINE), p.get(UNTARGETED));
     }
 
     /** The coarse grid, smallest first. */
@@ -87,14 +80,15 @@ public final class FastGradientSign implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   /** What the next pass does: the gradient, the coarse eps grid, or its refinement. */

@@ -4,9 +4,10 @@ import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.engine.Softmax;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -79,31 +80,20 @@ public final class GeoSal implements ExplanationMethod {
   // affine piece differ only by rounding, far below this).
   private static final double SAME_PLANE_TOLERANCE = 1e-3;
 
+  static final Parameter<Double> OVERSHOOT = Parameter.number("overshoot",
+      "each step aims past the local decision plane by this share of the original margin "
+          + "y_P - y_Q, so that the boundary is crossed", 0.02, 0, 1);
+  static final Parameter<Integer> MAX_ITERATIONS = Parameter.integer("max_iterations",
+      "bound on the iterations (projections) per competitor", 50, 1, 10_000);
+  static final Parameter<Double> THRESHOLD = Parameter.number("threshold",
+      "without a target class: explain against every class whose probability is at least this "
+          + "(at least the runner-up)", 0.01, 0, 1);
+  static final List<Parameter<?>> PARAMETERS = List.of(OVERSHOOT, MAX_ITERATIONS, THRESHOLD);
+
   /** Parameters of a GeoSal request. */
   public record Parameters(double overshoot, int maxIterations, double threshold) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("overshoot",
-                "each step aims past the local decision plane by this share of the original "
-                    + "margin y_P - y_Q, so that the boundary is crossed", "0.02"),
-            new ParameterSpec("max_iterations",
-                "bound on the iterations (projections) per competitor", "50"),
-            new ParameterSpec("threshold",
-                "without a target class: explain against every class whose probability is at "
-                    + "least this (at least the runner-up)", "0.01"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      return new Parameters(p.number("overshoot", 0, 1), p.integer("max_iterations", 1, 10_000),
-          p.number("threshold", 0, 1));
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("overshoot", Double.toString(overshoot));
-      m.put("max_iterations", Integer.toString(maxIterations));
-      m.put("threshold", Double.toString(threshold));
-      return m;
+    static Parameters of(MethodParameters p) {
+      return new Parameters(p.get(OVERSHOOT), p.get(MAX_ITERATIONS), p.get(THRESHOLD));
     }
   }
 
@@ -119,14 +109,15 @@ public final class GeoSal implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   /** Why a competitor's search ended. */

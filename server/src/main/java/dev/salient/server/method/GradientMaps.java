@@ -1,7 +1,8 @@
 package dev.salient.server.method;
 
 import dev.salient.server.engine.InputSpec;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 
 /** Pixel-wise arithmetic the gradient methods share: channel reductions and norms. */
 final class GradientMaps {

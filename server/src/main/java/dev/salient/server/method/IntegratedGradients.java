@@ -4,9 +4,10 @@ import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.Curve;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.Curve;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -63,65 +64,55 @@ public final class IntegratedGradients implements ExplanationMethod {
     TRAPEZOID
   }
 
+  static final Parameter<Baseline> BASELINE = Parameter.choice("baseline",
+      "path start: black, white, blurred or image", Baseline.BLACK);
+  static final Parameter<byte[]> BASELINE_IMAGE = Parameter.text("baseline_image",
+      "with baseline=image: the baseline as an encoded image (PNG, JPEG, BMP or GIF)",
+      new byte[0], "an image file's bytes in base64",
+      text -> Base64.getDecoder().decode(text.trim()), bytes -> Base64.getEncoder()
+          .encodeToString(bytes));
+  static final Parameter<Double> BLUR_SIGMA = Parameter.number("blur_sigma",
+      "with baseline=blurred: Gaussian standard deviation in pixels", 4, 0.5, 64);
+  static final Parameter<Integer> STEPS = Parameter.integer("steps",
+      "Riemann sum points m", 64, 1, 4096);
+  static final Parameter<Rule> RULE = Parameter.choice("rule",
+      "Riemann rule: left, right, midpoint or trapezoid (m + 1 points)", Rule.MIDPOINT);
+  static final Parameter<Integer> BATCH = Parameter.integer("batch",
+      "path points per engine pass, one frame each", 16, 1, 256);
+  static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
+      "what is integrated: logit, probability or log_probability", Pass.Output.LOGIT);
+  static final List<Parameter<?>> PARAMETERS =
+      List.of(BASELINE, BASELINE_IMAGE, BLUR_SIGMA, STEPS, RULE, BATCH, OUTPUT);
+
   /** Parameters of an Integrated Gradients request. */
   public record Parameters(Baseline baseline, byte[] baselineImage, double blurSigma, int steps,
       Rule rule, int batch, Pass.Output output) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("baseline", "path start: black, white, blurred or image", "black"),
-            new ParameterSpec("baseline_image",
-                "with baseline=image: the baseline as an encoded image (PNG, JPEG, BMP or GIF), "
-                    + "base64",
-                ""),
-            new ParameterSpec("blur_sigma",
-                "with baseline=blurred: Gaussian standard deviation in pixels (0.5 to 64)", "4"),
-            new ParameterSpec("steps", "Riemann sum points m (1 to 4096)", "64"),
-            new ParameterSpec("rule",
-                "Riemann rule: left, right, midpoint or trapezoid (m + 1 points)", "midpoint"),
-            new ParameterSpec("batch", "path points per engine pass, one frame each (1 to 256)",
-                "16"),
-            new ParameterSpec("output",
-                "what is integrated: logit, probability or log_probability", "logit"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      Baseline baseline = p.choice("baseline", Baseline.class);
-      String encoded = p.string("baseline_image").trim();
-      byte[] image = null;
-      if (baseline == Baseline.IMAGE) {
-        if (encoded.isEmpty()) {
-          throw new SalientException.InvalidArgument("method " + NAME + ": baseline=image needs "
-              + "baseline_image, the baseline image file's bytes in base64");
-        }
-        try {
-          image = Base64.getDecoder().decode(encoded);
-        } catch (IllegalArgumentException e) {
-          throw new SalientException.InvalidArgument("method " + NAME
-              + ": baseline_image is not valid base64: " + e.getMessage(), e);
-        }
-      } else if (!encoded.isEmpty()) {
-        throw new SalientException.InvalidArgument("method " + NAME + ": baseline_image is "
-            + "used only with baseline=image, not baseline="
-            + baseline.name().toLowerCase(Locale.ROOT));
+    static Parameters of(MethodParameters p) {
+      Baseline baseline = p.get(BASELINE);
+      byte[] image = p.get(BASELINE_IMAGE);
+      if (baseline == Baseline.IMAGE && image.length == 0) {
+        throw new SalientException.InvalidArgument("method " + NAME + ": baseline=image needs "
+            + "baseline_image, the baseline image file's bytes in base64");
       }
-      return new Parameters(baseline, image, p.number("blur_sigma", 0.5, 64),
-          p.integer("steps", 1, 4096), p.choice("rule", Rule.class), p.integer("batch", 1, 256),
-          p.choice("output", Pass.Output.class));
+      if (baseline != Baseline.IMAGE && image.length > 0) {
+        throw new SalientException.InvalidArgument("method " + NAME + ": baseline_image is "
+            + "used only with baseline=image, not baseline=" + BASELINE.format(baseline));
+      }
+      return new Parameters(baseline, baseline == Baseline.IMAGE ? image : null,
+          p.get(BLUR_SIGMA), p.get(STEPS), p.get(RULE), p.get(BATCH), p.get(OUTPUT));
     }
 
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("baseline", baseline.name().toLowerCase(Locale.ROOT));
+    /** The parameters in effect as the started event lists them: only those that apply. */
+    Map<String, String> effective(MethodParameters p) {
+      Map<String, String> m = p.effective();
       if (baseline == Baseline.IMAGE) {
-        m.put("baseline_image", "(" + baselineImage.length + " bytes)");
+        m.put(BASELINE_IMAGE.name(), "(" + baselineImage.length + " bytes)");
+      } else {
+        m.remove(BASELINE_IMAGE.name());
       }
-      if (baseline == Baseline.BLURRED) {
-        m.put("blur_sigma", Double.toString(blurSigma));
+      if (baseline != Baseline.BLURRED) {
+        m.remove(BLUR_SIGMA.name());
       }
-      m.put("steps", Integer.toString(steps));
-      m.put("rule", rule.name().toLowerCase(Locale.ROOT));
-      m.put("batch", Integer.toString(batch));
-      m.put("output", output.name().toLowerCase(Locale.ROOT));
       return m;
     }
   }
@@ -141,14 +132,15 @@ public final class IntegratedGradients implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(parameters.effective(p), context -> new Run(context, parameters));
   }
 
   /**

@@ -2,7 +2,8 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Softmax;
-import dev.salient.server.method.ExplainEvent.ClassScore;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.ClassScore;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

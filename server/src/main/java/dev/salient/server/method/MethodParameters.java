@@ -1,95 +1,90 @@
 package dev.salient.server.method;
 
 import dev.salient.server.util.SalientException;
-import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Collectors;
 
 /**
- * Reads a request's string parameters against a method's declared parameters: unknown names and
- * unparseable or out-of-range values are {@link SalientException.InvalidArgument} naming the
- * parameter and what it accepts.
+ * A request's parameters read against a method's declared {@link Parameter}s, defaults filled in.
+ * Unknown names and values a parameter does not accept are {@link
+ * SalientException.InvalidArgument} naming the parameter and what it accepts.
  */
 public final class MethodParameters {
   private final String method;
-  private final Map<String, String> raw;
-  private final Map<String, ParameterSpec> specs;
+  private final Map<Parameter<?>, Object> values;
 
-  /** Checks that every given name is one of {@code specs}. */
-  public MethodParameters(String method, Map<String, String> raw, List<ParameterSpec> specs) {
+  private MethodParameters(String method, Map<Parameter<?>, Object> values) {
     this.method = method;
-    this.raw = Map.copyOf(raw);
-    this.specs = specs.stream().collect(Collectors.toMap(ParameterSpec::name, s -> s));
+    this.values = values;
+  }
+
+  /**
+   * Reads {@code raw} against {@code declared}.
+   *
+   * @throws SalientException.InvalidArgument for an unknown name or a value not accepted
+   */
+  public static MethodParameters parse(String method, Map<String, String> raw,
+      List<Parameter<?>> declared) {
+    Map<String, Parameter<?>> byName = new HashMap<>();
+    declared.forEach(p -> byName.put(p.name(), p));
     for (String name : raw.keySet()) {
-      if (!this.specs.containsKey(name)) {
+      if (!byName.containsKey(name)) {
         throw new SalientException.InvalidArgument(
             "method " + method + " has no parameter \"" + name + "\"; its parameters are "
-                + (specs.isEmpty() ? "none" : this.specs.keySet().stream().sorted().toList()));
+                + (declared.isEmpty() ? "none" : byName.keySet().stream().sorted().toList()));
       }
     }
-  }
-
-  /** The value of {@code name}, or its default. */
-  public String string(String name) {
-    ParameterSpec spec = spec(name);
-    return raw.getOrDefault(name, spec.defaultValue());
-  }
-
-  /** An enum value, written in lower case in requests (e.g. {@code max_abs}). */
-  public <E extends Enum<E>> E choice(String name, Class<E> type) {
-    String value = string(name).trim();
-    for (E e : type.getEnumConstants()) {
-      if (e.name().equalsIgnoreCase(value)) {
-        return e;
+    Map<Parameter<?>, Object> values = new LinkedHashMap<>();
+    for (Parameter<?> p : declared) {
+      String text = raw.get(p.name());
+      if (text == null) {
+        values.put(p, p.defaultValue());
+        continue;
+      }
+      try {
+        values.put(p, p.parse(text));
+      } catch (IllegalArgumentException e) {
+        String reason = e instanceof NumberFormatException || e.getMessage() == null ? ""
+            : " (" + e.getMessage() + ")";
+        throw invalid(method, p, text, reason, p.accepted());
       }
     }
-    throw invalid(name, value, "one of " + Arrays.stream(type.getEnumConstants())
-        .map(e -> e.name().toLowerCase(Locale.ROOT)).toList());
+    return new MethodParameters(method, values);
   }
 
-  /** A number in {@code [min, max]}. */
-  public double number(String name, double min, double max) {
-    String value = string(name).trim();
-    double d;
-    try {
-      d = Double.parseDouble(value);
-    } catch (NumberFormatException e) {
-      throw invalid(name, value, "a number in [" + min + ", " + max + "]");
+  /** The value of {@code parameter}, or its default. */
+  @SuppressWarnings("unchecked")
+  public <T> T get(Parameter<T> parameter) {
+    if (!values.containsKey(parameter)) {
+      throw new IllegalArgumentException(method + " reads undeclared parameter " + parameter);
     }
-    if (!(d >= min && d <= max)) {
-      throw invalid(name, value, "a number in [" + min + ", " + max + "]");
-    }
-    return d;
+    return (T) values.get(parameter);
   }
 
-  /** An integer in {@code [min, max]}. */
-  public int integer(String name, int min, int max) {
-    String value = string(name).trim();
-    int i;
-    try {
-      i = Integer.parseInt(value);
-    } catch (NumberFormatException e) {
-      throw invalid(name, value, "an integer in [" + min + ", " + max + "]");
-    }
-    if (i < min || i > max) {
-      throw invalid(name, value, "an integer in [" + min + ", " + max + "]");
-    }
-    return i;
+  /** Every parameter in effect, defaults filled in, in declaration order, as requests write them. */
+  public Map<String, String> effective() {
+    Map<String, String> m = new LinkedHashMap<>();
+    values.keySet().forEach(p -> m.put(p.name(), formatted(p)));
+    return m;
   }
 
-  private ParameterSpec spec(String name) {
-    ParameterSpec spec = specs.get(name);
-    if (spec == null) {
-      throw new IllegalArgumentException(method + " reads undeclared parameter " + name);
-    }
-    return spec;
+  /**
+   * The error for a value that {@code parameter} accepts on its own but not with the others (e.g.
+   * a range whose maximum is below its minimum).
+   */
+  public SalientException.InvalidArgument invalid(Parameter<?> parameter, String accepted) {
+    return invalid(method, parameter, formatted(parameter), "", accepted);
   }
 
-  private SalientException.InvalidArgument invalid(String name, String value, String accepted) {
-    return new SalientException.InvalidArgument(
-        "method " + method + ": parameter " + name + "=\"" + value + "\" is invalid; use "
-            + accepted);
+  private <T> String formatted(Parameter<T> parameter) {
+    return parameter.format(get(parameter));
+  }
+
+  private static SalientException.InvalidArgument invalid(String method, Parameter<?> parameter,
+      String text, String reason, String accepted) {
+    return new SalientException.InvalidArgument("method " + method + ": parameter "
+        + parameter.name() + "=\"" + text + "\" is invalid" + reason + "; use " + accepted);
   }
 }

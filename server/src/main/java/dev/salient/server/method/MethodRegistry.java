@@ -45,6 +45,11 @@ public final class MethodRegistry {
     return methods.values().stream().filter(m -> m.supports(model)).toList();
   }
 
+  /** The methods that can explain every frame of a live video of {@code model}. */
+  public List<ExplanationMethod> videoMethodsFor(ModelPackage model) {
+    return supportedBy(model).stream().filter(ExplanationMethod::explainsVideo).toList();
+  }
+
   /**
    * The method {@code name}, if {@code model} supports it.
    *

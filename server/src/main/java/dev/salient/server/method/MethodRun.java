@@ -2,6 +2,7 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.List;
 
 /**

@@ -3,12 +3,13 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.Curve;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.method.ExplainEvent.Snapshot;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.Curve;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.explanation.ExplainEvent.Snapshot;
 import dev.salient.server.method.SaliencyTrajectory.Point;
-import dev.salient.server.render.ColourScale;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -57,6 +58,37 @@ public final class NonlinearSaliency implements ExplanationMethod {
     BOTH
   }
 
+  static final int MAX_LEVELS = 32;
+  static final int MAX_STEPS = 5000;
+
+  static final Parameter<Mode> MODE = Parameter.choice("mode",
+      "nonlinear (gradient recomputed each step), linear (gradient of the input image "
+          + "throughout) or both (side by side, for comparison)", Mode.NONLINEAR);
+  static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
+      "sensitivity is the input gradient of this output of the target class",
+      Pass.Output.LOG_PROBABILITY);
+  static final Parameter<Double> LITTLE_H = Parameter.number("little_h",
+      "enhancement step: the largest change of a pixel per step, as a share of the pixel range",
+      0.03, 1e-4, 1);
+  static final Parameter<Double> BLUR_SIGMA = Parameter.number("blur_sigma",
+      "standard deviation of the Gaussian low-pass filter in pixels", 1.0, 0.3, 16);
+  static final Parameter<Integer> STEPS_PER_LEVEL = Parameter.integer("steps_per_level",
+      "updates at each level", 6, 1, 500);
+  static final Parameter<List<Double>> SCHEDULE = Parameter.text("schedule",
+      "blurred percentages of the levels, one level each",
+      parseSchedule("0,5,10,20,30,50,75,95"),
+      "non-decreasing percentages in [0, 100) separated by commas, at most " + MAX_LEVELS
+          + " levels, e.g. 0,5,10,20,30,50,75,95",
+      NonlinearSaliency::parseSchedule,
+      fractions -> String.join(",", fractions.stream()
+          .map(f -> Parameter.formatNumber(Math.round(f * 100 * 1e9) / 1e9)).toList()));
+  static final Parameter<Double> MASK_COLOUR = Parameter.text("mask_colour",
+      "colour of blurred pixels in the masked map", 1.0,
+      "white, black, or a share of the pixel range in [0, 1]", NonlinearSaliency::parseShade,
+      shade -> shade == 1 ? "white" : shade == 0 ? "black" : Parameter.formatNumber(shade));
+  static final List<Parameter<?>> PARAMETERS = List.of(MODE, OUTPUT, LITTLE_H, BLUR_SIGMA,
+      STEPS_PER_LEVEL, SCHEDULE, MASK_COLOUR);
+
   /**
    * Parameters of a nonlinear saliency request.
    *
@@ -71,32 +103,7 @@ public final class NonlinearSaliency implements ExplanationMethod {
   public record Parameters(Mode mode, Pass.Output output, double littleH, double blurSigma,
       int stepsPerLevel, List<Double> schedule, double maskShade) {
 
-    static final int MAX_LEVELS = 32;
-    static final int MAX_STEPS = 5000;
-
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("mode",
-                "nonlinear (gradient recomputed each step), linear (gradient of the input image "
-                    + "throughout) or both (side by side, for comparison)", "nonlinear"),
-            new ParameterSpec("output",
-                "sensitivity is the input gradient of this output of the target class: "
-                    + "log_probability, logit or probability", "log_probability"),
-            new ParameterSpec("little_h",
-                "enhancement step: the largest change of a pixel per step, as a share of the "
-                    + "pixel range, in [0.0001, 1]", "0.03"),
-            new ParameterSpec("blur_sigma",
-                "standard deviation of the Gaussian low-pass filter in pixels, in [0.3, 16]",
-                "1.0"),
-            new ParameterSpec("steps_per_level", "updates at each level, in [1, 500]", "6"),
-            new ParameterSpec("schedule",
-                "blurred percentages of the levels, comma-separated, non-decreasing, each in "
-                    + "[0, 100)", "0,5,10,20,30,50,75,95"),
-            new ParameterSpec("mask_colour",
-                "colour of blurred pixels in the masked map: white, black, or a share of the "
-                    + "pixel range in [0, 1]", "white"));
-
-    /** Checks the values (parse gives clients the messages; this guards direct use). */
+    /** Checks the values (parsing gives clients the messages; this guards direct use). */
     public Parameters {
       schedule = List.copyOf(schedule);
       if (schedule.isEmpty() || schedule.size() > MAX_LEVELS
@@ -105,76 +112,16 @@ public final class NonlinearSaliency implements ExplanationMethod {
       }
     }
 
-    static Parameters parse(String method, Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(method, raw, SPECS);
-      int steps = p.integer("steps_per_level", 1, 500);
-      List<Double> schedule = parseSchedule(method, p.string("schedule"));
+    static Parameters of(String method, MethodParameters p) {
+      int steps = p.get(STEPS_PER_LEVEL);
+      List<Double> schedule = p.get(SCHEDULE);
       if (schedule.size() * steps > MAX_STEPS) {
         throw new SalientException.InvalidArgument("method " + method + ": " + schedule.size()
             + " levels of " + steps + " steps exceed " + MAX_STEPS
             + " steps; use fewer steps_per_level or levels");
       }
-      return new Parameters(p.choice("mode", Mode.class), p.choice("output", Pass.Output.class),
-          p.number("little_h", 1e-4, 1), p.number("blur_sigma", 0.3, 16), steps, schedule,
-          parseShade(method, p.string("mask_colour")));
-    }
-
-    private static List<Double> parseSchedule(String method, String text) {
-      String[] parts = text.split(",");
-      List<Double> fractions = new ArrayList<>();
-      double previous = 0;
-      for (String part : parts) {
-        double percent;
-        try {
-          percent = Double.parseDouble(part.trim());
-        } catch (NumberFormatException e) {
-          percent = Double.NaN;
-        }
-        if (!(percent >= previous && percent < 100)) {
-          throw new SalientException.InvalidArgument("method " + method + ": parameter schedule=\""
-              + text + "\" is invalid; use non-decreasing percentages in [0, 100) separated by "
-              + "commas, e.g. 0,5,10,20,30,50,75,95");
-        }
-        previous = percent;
-        fractions.add(percent / 100);
-      }
-      if (fractions.size() > MAX_LEVELS) {
-        throw new SalientException.InvalidArgument("method " + method + ": parameter schedule "
-            + "has " + fractions.size() + " levels; use at most " + MAX_LEVELS);
-      }
-      return fractions;
-    }
-
-    private static double parseShade(String method, String text) {
-      String value = text.trim().toLowerCase(Locale.ROOT);
-      if (value.equals("white")) {
-        return 1;
-      }
-      if (value.equals("black")) {
-        return 0;
-      }
-      try {
-        double shade = Double.parseDouble(value);
-        if (shade >= 0 && shade <= 1) {
-          return shade;
-        }
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new SalientException.InvalidArgument("method " + method + ": parameter mask_colour=\""
-          + text + "\" is invalid; use white, black or a number in [0, 1]");
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("mode", mode.name().toLowerCase(Locale.ROOT));
-      m.put("output", output.name().toLowerCase(Locale.ROOT));
-      m.put("little_h", number(littleH));
-      m.put("blur_sigma", number(blurSigma));
-      m.put("steps_per_level", Integer.toString(stepsPerLevel));
-      m.put("schedule", String.join(",", schedule.stream().map(f -> number(f * 100)).toList()));
-      m.put("mask_colour", maskShade == 1 ? "white" : maskShade == 0 ? "black" : number(maskShade));
-      return m;
+      return new Parameters(p.get(MODE), p.get(OUTPUT), p.get(LITTLE_H), p.get(BLUR_SIGMA),
+          steps, schedule, p.get(MASK_COLOUR));
     }
 
     /** The mask colour in pixel values. */
@@ -182,10 +129,6 @@ public final class NonlinearSaliency implements ExplanationMethod {
       return (float) (spec.pixelMin() + maskShade * (spec.pixelMax() - spec.pixelMin()));
     }
 
-    private static String number(double v) {
-      return v == Math.rint(v) && Math.abs(v) < 1e9
-          ? Long.toString((long) v) : Double.toString(v);
-    }
   }
 
   /** The method's name in requests. */
@@ -203,14 +146,15 @@ public final class NonlinearSaliency implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(NAME, raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(NAME, p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   /**
@@ -378,5 +322,37 @@ public final class NonlinearSaliency implements ExplanationMethod {
       return (pct == Math.rint(pct) ? Long.toString(Math.round(pct))
           : String.format(Locale.ROOT, "%.1f", pct)) + "%";
     }
+  }
+
+  private static List<Double> parseSchedule(String text) {
+    List<Double> fractions = new ArrayList<>();
+    double previous = 0;
+    for (String part : text.split(",")) {
+      double percent = Double.parseDouble(part.trim());
+      if (!(percent >= previous && percent < 100)) {
+        throw new IllegalArgumentException();
+      }
+      previous = percent;
+      fractions.add(percent / 100);
+    }
+    if (fractions.size() > MAX_LEVELS) {
+      throw new IllegalArgumentException(fractions.size() + " levels");
+    }
+    return fractions;
+  }
+
+  private static double parseShade(String text) {
+    String value = text.trim().toLowerCase(Locale.ROOT);
+    if (value.equals("white")) {
+      return 1;
+    }
+    if (value.equals("black")) {
+      return 0;
+    }
+    double shade = Double.parseDouble(value);
+    if (!(shade >= 0 && shade <= 1)) {
+      throw new IllegalArgumentException();
+    }
+    return shade;
   }
 }

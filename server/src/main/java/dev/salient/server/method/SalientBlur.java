@@ -3,10 +3,11 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.method.SaliencyTrajectory.Point;
-import dev.salient.server.render.ColourScale;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,14 +37,15 @@ public final class SalientBlur implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return NonlinearSaliency.Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return NonlinearSaliency.PARAMETERS;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    NonlinearSaliency.Parameters parameters = NonlinearSaliency.Parameters.parse(NAME, raw);
-    return new Prepared(parameters.asMap(),
+    MethodParameters p = MethodParameters.parse(NAME, raw, NonlinearSaliency.PARAMETERS);
+    NonlinearSaliency.Parameters parameters = NonlinearSaliency.Parameters.of(NAME, p);
+    return new Prepared(p.effective(),
         context -> new Run(context, new NonlinearSaliency.Run(context, parameters)));
   }
 

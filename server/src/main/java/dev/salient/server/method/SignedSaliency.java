@@ -2,9 +2,10 @@ package dev.salient.server.method;
 
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -24,20 +25,15 @@ import java.util.Map;
  */
 public final class SignedSaliency implements ExplanationMethod {
 
+  static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
+      "what is differentiated: logit (the class score S_c), probability or log_probability",
+      Pass.Output.LOGIT);
+  static final List<Parameter<?>> PARAMETERS = List.of(OUTPUT);
+
   /** Parameters of a signed saliency request. */
   public record Parameters(Pass.Output output) {
-    static final List<ParameterSpec> SPECS =
-        List.of(new ParameterSpec("output",
-            "what is differentiated: logit (the class score S_c), probability or log_probability",
-            "logit"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      return new Parameters(p.choice("output", Pass.Output.class));
-    }
-
-    Map<String, String> asMap() {
-      return Map.of("output", output.name().toLowerCase(Locale.ROOT));
+    static Parameters of(MethodParameters p) {
+      return new Parameters(p.get(OUTPUT));
     }
   }
 
@@ -56,14 +52,20 @@ public final class SignedSaliency implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
+  }
+
+  @Override
+  public boolean explainsVideo() {
+    return true;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   private static final class Run extends SingleGradientRun {

@@ -3,10 +3,12 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -29,40 +31,32 @@ import java.util.Random;
  */
 public final class SmoothGrad implements ExplanationMethod {
 
+  static final Parameter<Integer> SAMPLES = Parameter.integer("samples",
+      "number of noisy samples n", 50, 1, 4096);
+  static final Parameter<Double> NOISE = Parameter.number("noise",
+      "noise level: sigma as a fraction of the input range (the paper finds 10-20 % best)", 0.15,
+      0, 1);
+  static final Parameter<Integer> BATCH = Parameter.integer("batch",
+      "samples per engine pass, one frame each", 10, 1, 256);
+  static final Parameter<Integer> SEED = Parameter.integer("seed",
+      "seed of the noise generator", 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
+  static final Parameter<ChannelReduction> REDUCTION = Parameter.choice("reduction",
+      "channel reduction of the mean gradient: max_abs, mean or signed (as vanilla)",
+      ChannelReduction.MAX_ABS);
+  static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
+      "what is differentiated: logit, probability or log_probability", Pass.Output.LOGIT);
+  static final List<Parameter<?>> PARAMETERS =
+      List.of(SAMPLES, NOISE, BATCH, SEED, REDUCTION, OUTPUT);
+
+  /** Samples per frame of a live video unless the client sets them: one pass a frame. */
+  static final int VIDEO_SAMPLES = 8;
+
   /** Parameters of a SmoothGrad request. */
   public record Parameters(int samples, double noise, int batch, long seed,
       ChannelReduction reduction, Pass.Output output) {
-    static final List<ParameterSpec> SPECS =
-        List.of(
-            new ParameterSpec("samples", "number of noisy samples n (1 to 4096)", "50"),
-            new ParameterSpec("noise",
-                "noise level: sigma as a fraction of the input range (0 to 1; the paper finds "
-                    + "10-20 % best)",
-                "0.15"),
-            new ParameterSpec("batch", "samples per engine pass, one frame each (1 to 256)", "10"),
-            new ParameterSpec("seed", "seed of the noise generator", "0"),
-            new ParameterSpec("reduction",
-                "channel reduction of the mean gradient: max_abs, mean or signed (as vanilla)",
-                "max_abs"),
-            new ParameterSpec("output",
-                "what is differentiated: logit, probability or log_probability", "logit"));
-
-    static Parameters parse(Map<String, String> raw) {
-      MethodParameters p = new MethodParameters(NAME, raw, SPECS);
-      return new Parameters(p.integer("samples", 1, 4096), p.number("noise", 0, 1),
-          p.integer("batch", 1, 256), p.integer("seed", Integer.MIN_VALUE, Integer.MAX_VALUE),
-          p.choice("reduction", ChannelReduction.class), p.choice("output", Pass.Output.class));
-    }
-
-    Map<String, String> asMap() {
-      Map<String, String> m = new LinkedHashMap<>();
-      m.put("samples", Integer.toString(samples));
-      m.put("noise", Double.toString(noise));
-      m.put("batch", Integer.toString(batch));
-      m.put("seed", Long.toString(seed));
-      m.put("reduction", reduction.name().toLowerCase(Locale.ROOT));
-      m.put("output", output.name().toLowerCase(Locale.ROOT));
-      return m;
+    static Parameters of(MethodParameters p) {
+      return new Parameters(p.get(SAMPLES), p.get(NOISE), p.get(BATCH), p.get(SEED),
+          p.get(REDUCTION), p.get(OUTPUT));
     }
   }
 
@@ -81,14 +75,32 @@ public final class SmoothGrad implements ExplanationMethod {
   }
 
   @Override
-  public List<ParameterSpec> parameters() {
-    return Parameters.SPECS;
+  public List<Parameter<?>> parameters() {
+    return PARAMETERS;
+  }
+
+  @Override
+  public boolean explainsVideo() {
+    return true;
+  }
+
+  /** A frame's samples, unless the client sets them, all in one pass: one engine call a frame. */
+  @Override
+  public Map<String, String> videoParameters(Map<String, String> requested) {
+    if (requested.containsKey(SAMPLES.name())) {
+      return requested;
+    }
+    Map<String, String> frame = new HashMap<>(requested);
+    frame.put(SAMPLES.name(), Integer.toString(VIDEO_SAMPLES));
+    frame.putIfAbsent(BATCH.name(), Integer.toString(VIDEO_SAMPLES));
+    return frame;
   }
 
   @Override
   public Prepared prepare(Map<String, String> raw) {
-    Parameters parameters = Parameters.parse(raw);
-    return new Prepared(parameters.asMap(), context -> new Run(context, parameters));
+    MethodParameters p = MethodParameters.parse(NAME, raw, PARAMETERS);
+    Parameters parameters = Parameters.of(p);
+    return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
   private static final class Run implements MethodRun {

@@ -1,7 +1,8 @@
 package dev.salient.server.render;
 
 import dev.salient.server.engine.InputSpec;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;

@@ -1,7 +1,7 @@
 package dev.salient.server.video;
 
-import dev.salient.server.method.ExplainEvent.ClassScore;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.explanation.ExplainEvent.ClassScore;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.List;
 import java.util.Map;
 

@@ -1,7 +1,7 @@
 package dev.salient.server.video;
 
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

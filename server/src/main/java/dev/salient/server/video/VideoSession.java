@@ -1,6 +1,6 @@
 package dev.salient.server.video;
 
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.render.OverlayRenderer;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.FrameAnswer.Dropped;

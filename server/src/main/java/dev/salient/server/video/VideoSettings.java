@@ -1,10 +1,10 @@
 package dev.salient.server.video;
 
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.TargetSpec;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -12,7 +12,7 @@ import java.util.Map;
  * The settings of one live-video session, validated against the model and the server's caps.
  *
  * @param model the model every frame is explained with
- * @param method one of {@link #METHODS}
+ * @param method a method that {@link ExplanationMethod#explainsVideo() explains video}
  * @param parameters the method's parameters (video defaults filled in)
  * @param target which class each frame explains
  * @param maxInFlight frames explained at once
@@ -31,12 +31,6 @@ public record VideoSettings(
     double smoothing,
     int topK,
     boolean renderPng) {
-
-  /** The methods fast enough to run on every frame: one or a few passes each. */
-  public static final List<String> METHODS = List.of("vanilla", "signed", "gradcam", "smoothgrad");
-
-  /** SmoothGrad's sample count in a video session unless the client sets one. */
-  public static final int SMOOTHGRAD_VIDEO_SAMPLES = 8;
 
   /** In-flight frames when the client does not say. */
   public static final int DEFAULT_IN_FLIGHT = 2;
@@ -65,9 +59,11 @@ public record VideoSettings(
   public static VideoSettings validate(ModelPackage model, MethodRegistry methods, String method,
       Map<String, String> parameters, TargetSpec target, int maxInFlight, int inFlightCap,
       DropPolicy dropPolicy, double smoothing, int topK, boolean renderPng) {
-    if (!METHODS.contains(method)) {
+    List<String> videoMethods =
+        methods.videoMethodsFor(model).stream().map(ExplanationMethod::name).toList();
+    if (!videoMethods.contains(method)) {
       throw new SalientException.InvalidArgument("method \"" + method + "\" is not offered for "
-          + "live video; use one of " + METHODS + " (or Explain for a single image)");
+          + "live video; use one of " + videoMethods + " (or Explain for a single image)");
     }
     if (maxInFlight < 0 || maxInFlight > inFlightCap) {
       throw new SalientException.InvalidArgument("max_in_flight " + maxInFlight
@@ -78,13 +74,9 @@ public record VideoSettings(
       throw new SalientException.InvalidArgument("smoothing " + smoothing
           + " is out of range: use [0, 1) (0 is off; 0.8 keeps 80 % of the previous map)");
     }
-    Map<String, String> effective = new HashMap<>(parameters);
-    if (method.equals("smoothgrad") && !effective.containsKey("samples")) {
-      // All samples of a frame in one pass: one engine call per frame.
-      effective.put("samples", Integer.toString(SMOOTHGRAD_VIDEO_SAMPLES));
-      effective.putIfAbsent("batch", Integer.toString(SMOOTHGRAD_VIDEO_SAMPLES));
-    }
-    methods.lookup(method, model).prepare(effective);
+    ExplanationMethod explainer = methods.lookup(method, model);
+    Map<String, String> effective = explainer.videoParameters(parameters);
+    explainer.prepare(effective);
     target.validate(model);
     return new VideoSettings(model, method, effective, target,
         maxInFlight == 0 ? Math.min(DEFAULT_IN_FLIGHT, inFlightCap) : maxInFlight, dropPolicy,

@@ -5,7 +5,7 @@ import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.SchedulerMetrics.Outcome;

@@ -5,14 +5,11 @@ import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.SalientException;
-import dev.salient.server.video.VideoSession;
-import dev.salient.server.video.VideoSettings;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -23,8 +20,8 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 /**
  * Admits explanation requests and places them on device workers: it validates what needs no
  * model work (method, parameters, target), refuses work beyond {@code maxInFlight} with
- * RESOURCE_EXHAUSTED, and gives each job to the least-loaded worker. Live-video sessions are its
- * children; each of their frames is admitted like any other request.
+ * RESOURCE_EXHAUSTED, and gives each job to the least-loaded worker. A live-video frame comes
+ * here as an order of its own and is admitted like any other request.
  */
 public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.Command> {
 
@@ -33,15 +30,6 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   /** Explain (or classify) {@code order}, streaming its events into {@code sink}. */
   public record Submit(ExplainOrder order, EventSink sink) implements Command {}
-
-  /**
-   * Open a live-video session: the supervisor spawns its actor (which submits each frame here,
-   * as an order of its own) and replies with it.
-   *
-   * @param deadlineNanos the stream's deadline, {@link System#nanoTime()} based
-   */
-  public record OpenVideo(VideoSettings settings, Executor decoder, long deadlineNanos,
-      ActorRef<ActorRef<VideoSession.Command>> replyTo) implements Command {}
 
   /** A worker's job has ended (finished, failed or cancelled). */
   public record JobEnded(ActorRef<DeviceWorker.Command> worker, long jobId,
@@ -54,7 +42,6 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private final int maxInFlight;
   private final SchedulerMetrics metrics;
   private long nextJobId = 1;
-  private long nextVideoId = 1;
   private int inFlight;
 
   private ExplainSupervisor(ActorContext<Command> context, ModelCatalog catalog,
@@ -91,7 +78,6 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
         .onMessage(JobEnded.class, this::onJobEnded)
-        .onMessage(OpenVideo.class, this::onOpenVideo)
         .build();
   }
 
@@ -123,13 +109,6 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
     inFlight++;
     metrics.admitted();
     worker.tell(new DeviceWorker.StartJob(job, getContext().getSelf()));
-    return this;
-  }
-
-  private Behavior<Command> onOpenVideo(OpenVideo open) {
-    String id = "video-" + nextVideoId++;
-    open.replyTo().tell(getContext().spawn(VideoSession.create(id, open.settings(),
-        getContext().getSelf(), open.decoder(), open.deadlineNanos(), metrics), id));
     return this;
   }
 

@@ -1,6 +1,6 @@
 package dev.salient.server.worker;
 
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;

@@ -8,6 +8,7 @@ import dev.salient.grpc.Image;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.video.VideoSessions;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -52,7 +53,7 @@ class ExplainSubmitTest {
     decodingAllowed = new CompletableFuture<>();
     Executor decoder = task -> decodingAllowed.thenRun(task);
     service = new ExplainerService(catalog, MethodRegistry.standard(), supervisor.ref(),
-        new SchedulerMetrics(new SimpleMeterRegistry()), testKit.system(), decoder, 16, 2);
+        testKit.<VideoSessions.Command>createTestProbe().ref(), new SchedulerMetrics(new SimpleMeterRegistry()), testKit.system(), decoder, 16, 2);
   }
 
   private static ExplainRequest vanilla() {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.util.SalientException;
 import java.util.List;
 import java.util.Map;

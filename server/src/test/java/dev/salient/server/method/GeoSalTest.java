@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.Softmax;
+import dev.salient.server.explanation.ExplainEvent;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Random;

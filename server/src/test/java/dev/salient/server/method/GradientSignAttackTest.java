@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 

@@ -4,6 +4,7 @@ import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -9,6 +9,7 @@ import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.Ranking;
 import dev.salient.server.engine.Softmax;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;

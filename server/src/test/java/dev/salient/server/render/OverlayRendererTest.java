@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.InputSpec;
+import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;

@@ -3,9 +3,9 @@ package dev.salient.server.video;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
-import dev.salient.server.render.ColourScale;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

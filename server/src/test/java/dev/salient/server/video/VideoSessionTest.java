@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
-import dev.salient.server.method.ExplainEvent;
-import dev.salient.server.method.ExplainEvent.ClassScore;
-import dev.salient.server.method.ExplainEvent.FloatTensor;
-import dev.salient.server.method.ExplainEvent.SaliencyMap;
+import dev.salient.server.explanation.ColourScale;
+import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent.ClassScore;
+import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.method.MethodRegistry;
-import dev.salient.server.render.ColourScale;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.FrameAnswer.Dropped;
 import dev.salient.server.video.FrameAnswer.Explained;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.ModelPackage;
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.method.VanillaGradient;
 import dev.salient.server.util.SalientException;
 import java.nio.file.Files;

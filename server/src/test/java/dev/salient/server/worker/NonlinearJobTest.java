@@ -10,7 +10,7 @@ import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.engine.TestImages;
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.method.NonlinearSaliency;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.method.ExplainEvent;
+import dev.salient.server.explanation.ExplainEvent;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;

@@ -1,6 +1,5 @@
-package dev.salient.server.method;
+package dev.salient.server.explanation;
 
-import dev.salient.server.render.ColourScale;
 import java.util.List;
 import java.util.Map;
 

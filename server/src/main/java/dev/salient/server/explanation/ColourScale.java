@@ -1,4 +1,4 @@
-package dev.salient.server.render;
+package dev.salient.server.explanation;
 
 /** How heatmap values become colours. */
 public enum ColourScale {
@@ -23,7 +23,7 @@ public enum ColourScale {
   }
 
   /** Colour as 0xRRGGBB for a value already divided by the map's max |value|, so in [-1, 1]. */
-  int rgb(float t) {
+  public int rgb(float t) {
     float u = this == SEQUENTIAL ? Math.abs(t) : (t + 1) / 2;
     float pos = Math.max(0f, Math.min(1f, u)) * (stops.length - 1);
     int i = Math.min((int) pos, stops.length - 2);
