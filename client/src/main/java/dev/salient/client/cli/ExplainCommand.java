@@ -7,17 +7,21 @@ import dev.salient.client.figures.Figures;
 import dev.salient.client.figures.MethodFigures;
 import dev.salient.client.figures.MethodPanel;
 import dev.salient.grpc.Curve;
+import dev.salient.grpc.DescribeModelRequest;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.Frame;
 import dev.salient.grpc.Image;
+import dev.salient.grpc.MethodInfo;
+import dev.salient.grpc.ModelInfo;
 import dev.salient.grpc.Result;
 import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Started;
 import dev.salient.grpc.Target;
-import java.io.PrintWriter;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -114,7 +118,7 @@ final class ExplainCommand extends ClientCommand {
       runSeveral(session, out, err);
       return;
     }
-    MethodFigures figures = outDir == null ? null : Figures.forMethod(method).orElse(null);
+    MethodFigures figures = figuresFor(List.of(method), session).get(0).orElse(null);
     ExplainRequest.Builder request = request(method, params, figures);
     AtomicReference<String> methodName = new AtomicReference<>(method);
     AtomicReference<Started> started = new AtomicReference<>();
@@ -171,9 +175,11 @@ final class ExplainCommand extends ClientCommand {
   /** Several methods: concurrent requests, printed in order, their overlays in one panel. */
   private void runSeveral(ClientSession session, PrintWriter out, PrintWriter err) {
     List<ExplainRequest> requests = new ArrayList<>();
-    for (String m : methods) {
-      MethodFigures figures = outDir == null ? null : Figures.forMethod(m).orElse(null);
-      requests.add(request(m, SeveralMethods.parametersFor(m, methods, params), figures).build());
+    List<Optional<MethodFigures>> figures = figuresFor(methods, session);
+    for (int i = 0; i < methods.size(); i++) {
+      String m = methods.get(i);
+      requests.add(request(m, SeveralMethods.parametersFor(m, methods, params),
+          figures.get(i).orElse(null)).build());
     }
     List<Explanation> explanations = SeveralMethods.explain(session, deadline, requests);
     for (int i = 0; i < methods.size(); i++) {
@@ -184,9 +190,7 @@ final class ExplainCommand extends ClientCommand {
       List<WrittenMap> written =
           outDir == null ? List.of() : MapFiles.write(outDir, image.stem(), m, e.result());
       printResult(e.result(), written, out);
-      Optional<MethodFigures> figures =
-          outDir == null ? Optional.empty() : Figures.forMethod(m);
-      figures.ifPresent(f -> writeFigures(f, m, e, out));
+      figures.get(i).ifPresent(f -> writeFigures(f, m, e, out));
     }
     if (outDir != null) {
       try {
@@ -198,6 +202,28 @@ final class ExplainCommand extends ClientCommand {
         throw new CliFailure("cannot write the panel into " + outDir + ": " + e.getMessage(), e);
       }
     }
+  }
+
+  /**
+   * The figure writer of each of {@code names}, when figures are written: from the method's family,
+   * which the server's description of the model tells. An unknown method gets none here and its
+   * request fails with the server's own message.
+   */
+  private List<Optional<MethodFigures>> figuresFor(List<String> names, ClientSession session) {
+    if (outDir == null) {
+      return names.stream().map(n -> Optional.<MethodFigures>empty()).toList();
+    }
+    DescribeModelRequest describe =
+        DescribeModelRequest.newBuilder().setModel(model == null ? "" : model).build();
+    SalientClient client = session.client();
+    ModelInfo info = session.await(deadline
+        .map(d -> client.describeModel(describe, d))
+        .orElseGet(() -> client.describeModel(describe))).getModel();
+    Map<String, MethodInfo.Family> families = new HashMap<>();
+    info.getMethodsList().forEach(m -> families.put(m.getName(), m.getFamily()));
+    return names.stream()
+        .map(n -> Optional.ofNullable(families.get(n)).flatMap(Figures::forFamily))
+        .toList();
   }
 
   private void writeFigures(

@@ -8,6 +8,7 @@ import dev.salient.grpc.MethodInfo;
 import dev.salient.grpc.ModelInfo;
 import dev.salient.grpc.ParameterInfo;
 import java.util.List;
+import java.util.Locale;
 
 /** Formats the unary replies (classify, models) as single-line JSON objects. */
 final class JsonReplies {
@@ -61,12 +62,24 @@ final class JsonReplies {
       ObjectNode mo = methods.addObject();
       mo.put("name", method.getName());
       mo.put("description", method.getDescription());
+      mo.put("family", method.getFamily().name().toLowerCase(Locale.ROOT));
+      mo.put("live_video", method.getLiveVideo());
       ArrayNode params = mo.putArray("parameters");
       for (ParameterInfo p : method.getParametersList()) {
         ObjectNode po = params.addObject();
         po.put("name", p.getName());
         po.put("description", p.getDescription());
         po.put("default_value", p.getDefaultValue());
+        po.put("kind", p.getKind().name().toLowerCase(Locale.ROOT));
+        po.put("accepted", p.getAccepted());
+        if (p.getKind() == ParameterInfo.Kind.INTEGER || p.getKind() == ParameterInfo.Kind.NUMBER) {
+          po.put("min", p.getMin());
+          po.put("max", p.getMax());
+        }
+        if (p.getChoicesCount() > 0) {
+          ArrayNode choices = po.putArray("choices");
+          p.getChoicesList().forEach(choices::add);
+        }
       }
     }
     return o;

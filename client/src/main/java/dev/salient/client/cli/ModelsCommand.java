@@ -96,13 +96,15 @@ final class ModelsCommand extends ClientCommand {
     }
     out.println("methods");
     for (MethodInfo method : m.getMethodsList()) {
-      out.println("  " + method.getName() + "  " + method.getDescription());
+      out.println("  " + method.getName() + (method.getLiveVideo() ? "  (live video)" : "")
+          + "  " + method.getDescription());
       for (ParameterInfo p : method.getParametersList()) {
         out.printf(
             Locale.ROOT,
-            "      --param %s=%s  (default)  %s%n",
+            "      --param %s=%s  (default; %s)  %s%n",
             p.getName(),
             p.getDefaultValue(),
+            p.getAccepted(),
             p.getDescription());
       }
     }

@@ -1,21 +1,22 @@
 package dev.salient.client.figures;
 
-import java.util.Map;
+import dev.salient.grpc.MethodInfo;
 import java.util.Optional;
 
-/** The figure writers, by method name. Methods without one get only their map files. */
+/**
+ * The figure writers, by method family (as DescribeModel reports it), so that every method of a
+ * family is drawn without the client knowing its name. Gradient methods get only their map files.
+ */
 public final class Figures {
-  private static final Map<String, MethodFigures> BY_METHOD = Map.of(
-      "geosal", new AdversarialFigures(),
-      "fgsm", new AdversarialFigures(),
-      "bim", new AdversarialFigures(),
-      "nonlinear", new NonlinearFigures(),
-      "blur_salient", new NonlinearFigures());
 
   private Figures() {}
 
-  /** The figure writer of {@code method}, if it has one. */
-  public static Optional<MethodFigures> forMethod(String method) {
-    return Optional.ofNullable(BY_METHOD.get(method));
+  /** The figure writer of a method of {@code family}, if the family has one. */
+  public static Optional<MethodFigures> forFamily(MethodInfo.Family family) {
+    return switch (family) {
+      case ADVERSARIAL -> Optional.of(new AdversarialFigures());
+      case NONLINEAR -> Optional.of(new NonlinearFigures());
+      default -> Optional.empty();
+    };
   }
 }

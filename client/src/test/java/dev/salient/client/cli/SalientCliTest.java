@@ -282,7 +282,45 @@ class SalientCliTest {
         "fashion-mnist", JSON.readTree(lines.get(0)).get("models").get(0).get("name").asText());
     JsonNode model = JSON.readTree(lines.get(1)).get("model");
     assertEquals("Sneaker", model.get("labels").get(7).asText());
-    assertEquals("abs", model.get("methods").get(0).get("parameters").get(0).get("name").asText());
+    JsonNode vanilla = model.get("methods").get(0);
+    assertEquals("gradient", vanilla.get("family").asText());
+    assertTrue(vanilla.get("live_video").asBoolean());
+    JsonNode abs = vanilla.get("parameters").get(0);
+    assertEquals("abs", abs.get("name").asText());
+    assertEquals("choice", abs.get("kind").asText());
+    assertEquals("[\"true\",\"false\"]", abs.get("choices").toString());
+    JsonNode iterations = model.get("methods").get(1).get("parameters").get(0);
+    assertEquals("an integer in [1, 10000]", iterations.get("accepted").asText());
+    assertEquals(10000, iterations.get("max").asInt());
+  }
+
+  @Test
+  void modelsSaysWhatEachParameterAcceptsAndWhichMethodsExplainVideo() {
+    CliRun run = cli("models", "--server", server.address(), "--model", "fashion-mnist");
+
+    assertEquals(0, run.code(), run.err());
+    assertTrue(run.out().contains("vanilla  (live video)  Gradient"), run.out());
+    assertTrue(run.out().contains("geosal  The closest"), run.out());
+    assertTrue(run.out().contains("--param abs=true  (default; one of [true, false])"), run.out());
+  }
+
+  @Test
+  void explainOutAsksForFrameTensorsWhenTheMethodsFamilyIsDrawnFromThem() {
+    Path out = dir.resolve("figures");
+
+    CliRun run = cli(explainArgs("--method", "geosal", "--out", out.toString()));
+
+    assertEquals(0, run.code(), run.err());
+    assertEquals("", server.explainer.lastDescribe.get().getModel());
+    assertTrue(server.explainer.lastExplain.get().getFrameTensors());
+  }
+
+  @Test
+  void explainOutOfAGradientMethodAsksForNoFrameTensors() {
+    CliRun run = cli(explainArgs("--out", dir.resolve("maps").toString()));
+
+    assertEquals(0, run.code(), run.err());
+    assertFalse(server.explainer.lastExplain.get().getFrameTensors());
   }
 
   @Test

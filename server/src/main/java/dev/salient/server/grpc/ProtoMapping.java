@@ -60,7 +60,8 @@ final class ProtoMapping {
     for (ExplanationMethod method : methods) {
       MethodInfo.Builder mi = MethodInfo.newBuilder()
           .setName(method.name()).setDescription(method.description())
-          .setLiveVideo(method.explainsVideo());
+          .setLiveVideo(method.explainsVideo())
+          .setFamily(MethodInfo.Family.valueOf(method.family().name()));
       for (Parameter<?> p : method.parameters()) {
         mi.addParameters(parameterInfo(p));
       }

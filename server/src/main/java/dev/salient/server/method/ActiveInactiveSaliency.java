@@ -75,6 +75,11 @@ public final class ActiveInactiveSaliency implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Active and inactive multi-class saliency against the top-k competing classes, "
         + "Llorente et al. eq. 5-6";

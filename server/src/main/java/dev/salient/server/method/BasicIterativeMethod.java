@@ -51,6 +51,11 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.ADVERSARIAL;
+  }
+
+  @Override
   public String description() {
     return "Basic iterative method: clipped steps alpha sign(grad loss) until the class flips "
         + "(Kurakin et al.)";

@@ -1,8 +1,11 @@
 package dev.salient.server.method;
 
 import dev.salient.server.engine.ModelPackage;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * An explanation method. It knows nothing of gRPC, actors or threads: it validates its
@@ -16,6 +19,9 @@ public interface ExplanationMethod {
 
   /** One line for DescribeModel and the README. */
   String description();
+
+  /** What the explanation is made of, for clients that draw it. */
+  MethodFamily family();
 
   /** The parameters, their defaults and the values they accept. */
   List<Parameter<?>> parameters();
@@ -60,11 +66,11 @@ public interface ExplanationMethod {
    * @param starter starts explaining {@code context.image()} for {@code context.target()}
    */
   record Prepared(Map<String, String> parameters,
-      java.util.function.Function<MethodContext, MethodRun> starter) {
+      Function<MethodContext, MethodRun> starter) {
 
     /** Copies the parameters. */
     public Prepared {
-      parameters = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parameters));
+      parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
     }
 
     /** Starts a run on {@code context}. */
@@ -72,5 +78,4 @@ public interface ExplanationMethod {
       return starter.apply(context);
     }
   }
-
 }

@@ -74,6 +74,11 @@ public final class FastGradientSign implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.ADVERSARIAL;
+  }
+
+  @Override
   public String description() {
     return "Fast gradient sign method: x + eps sign(grad loss), smallest flipping eps on a grid "
         + "(Goodfellow et al.)";

@@ -103,6 +103,11 @@ public final class GeoSal implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.ADVERSARIAL;
+  }
+
+  @Override
   public String description() {
     return "Closest adversarial example per competing class by projection onto the local "
         + "decision plane; importance sum_Q p(Q)|x - x'| (GeoSal)";

@@ -46,6 +46,11 @@ public final class GradCam implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Feature maps weighted by their mean gradient, ReLU, upsampled (Selvaraju et al.); "
         + "models with a feature layer only";

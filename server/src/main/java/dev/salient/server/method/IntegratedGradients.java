@@ -126,6 +126,11 @@ public final class IntegratedGradients implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Gradients integrated along the path from a baseline to the image (Sundararajan et "
         + "al.); reports the completeness error";

@@ -140,6 +140,11 @@ public final class NonlinearSaliency implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.NONLINEAR;
+  }
+
+  @Override
   public String description() {
     return "Nonlinear saliency trajectory (Rosenzweig et al.): blur below a rising sensitivity "
         + "level, enhance along the recomputed gradient; linear variant and both side by side";

@@ -31,6 +31,11 @@ public final class SalientBlur implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.NONLINEAR;
+  }
+
+  @Override
   public String description() {
     return "Fig. 4 check: blur the input's nonlinearly salient pixels (those kept at the last "
         + "level of the nonlinear trajectory) and report how the target's probability moves";

@@ -46,6 +46,11 @@ public final class SignedSaliency implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Positive and negative saliency (ReLU of +/- the gradient, max over channels), "
         + "Llorente et al. eq. 3-4";

@@ -69,6 +69,11 @@ public final class SmoothGrad implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Mean gradient over noisy copies of the image (Smilkov et al.), with the squared and "
         + "variance (VarGrad) variants";

@@ -44,6 +44,11 @@ public final class VanillaGradient implements ExplanationMethod {
   }
 
   @Override
+  public MethodFamily family() {
+    return MethodFamily.GRADIENT;
+  }
+
+  @Override
   public String description() {
     return "Input gradient of the target class (Simonyan et al.), reduced over channels";
   }

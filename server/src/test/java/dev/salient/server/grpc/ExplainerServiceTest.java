@@ -16,7 +16,9 @@ import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.ListModelsRequest;
+import dev.salient.grpc.MethodInfo;
 import dev.salient.grpc.ModelInfo;
+import dev.salient.grpc.ParameterInfo;
 import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Target;
 import dev.salient.grpc.Tensor;
@@ -25,7 +27,9 @@ import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodRegistry;
+import dev.salient.server.method.Parameter;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -331,6 +335,34 @@ class ExplainerServiceTest {
     assertEquals(10, model.getLabelsCount());
     assertEquals("vanilla", model.getMethods(0).getName());
     assertTrue(model.getMetricsMap().get("test_accuracy") >= 0.90);
+  }
+
+  @Test
+  void describeModelReportsEachMethodAsItsDeclarationSays() {
+    ModelInfo model = await(client.describeModel(DescribeModelRequest.getDefaultInstance()))
+        .getModel();
+
+    for (MethodInfo info : model.getMethodsList()) {
+      ExplanationMethod method = MethodRegistry.standard().all().stream()
+          .filter(m -> m.name().equals(info.getName())).findFirst().orElseThrow();
+      assertEquals(method.family().name(), info.getFamily().name(), info.getName());
+      assertEquals(method.explainsVideo(), info.getLiveVideo(), info.getName());
+      assertEquals(method.parameters().size(), info.getParametersCount(), info.getName());
+      for (int i = 0; i < info.getParametersCount(); i++) {
+        Parameter<?> declared = method.parameters().get(i);
+        ParameterInfo reported = info.getParameters(i);
+        assertEquals(declared.name(), reported.getName());
+        assertEquals(declared.defaultText(), reported.getDefaultValue(), declared.name());
+        assertEquals(declared.accepted(), reported.getAccepted(), declared.name());
+        assertEquals(declared.choices(), reported.getChoicesList(), declared.name());
+      }
+    }
+    MethodInfo smoothgrad = model.getMethodsList().stream()
+        .filter(m -> m.getName().equals("smoothgrad")).findFirst().orElseThrow();
+    ParameterInfo samples = smoothgrad.getParametersList().stream()
+        .filter(p -> p.getName().equals("samples")).findFirst().orElseThrow();
+    assertEquals(ParameterInfo.Kind.INTEGER, samples.getKind());
+    assertTrue(samples.getMin() >= 1 && samples.getMax() > samples.getMin(), samples.toString());
   }
 
   @Test
