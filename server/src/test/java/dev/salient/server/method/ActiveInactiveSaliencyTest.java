@@ -6,38 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.util.SalientException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Active and inactive maps (seed 001, eq. 5-6) against per-class gradients of the engine. */
 class ActiveInactiveSaliencyTest {
-  static InferenceEngine engine;
-  static ModelPackage fashion;
-  static ModelPackage colour;
+  static final ModelPackage fashion = LoadedEngine.fashionMnist();
+  static final ModelPackage colour = LoadedEngine.tinyColour();
 
-  @BeforeAll
-  static void load() {
-    fashion = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    colour = ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript"));
-    engine = InferenceEngine.load("cpu", List.of(fashion, colour));
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(fashion, colour);
 
   @Test
   void mapsFollowEquationsFiveAndSixAgainstEveryOtherClass() {
@@ -51,7 +37,7 @@ class ActiveInactiveSaliencyTest {
       }
     }
 
-    MethodHarness.Run run = new MethodHarness(engine, fashion)
+    MethodHarness.Run run = new MethodHarness(loaded.engine(), fashion)
         .run(new ActiveInactiveSaliency(), Map.of(), image, target);
 
     float[] active = run.map("active").tensor().data();
@@ -80,7 +66,7 @@ class ActiveInactiveSaliencyTest {
     // One channel: a pixel is never in both maps.
     for (int sample : new int[] {3, 27, 58, 91}) {
       float[] image = TestImages.sample(sample);
-      MethodHarness.Run run = new MethodHarness(engine, fashion)
+      MethodHarness.Run run = new MethodHarness(loaded.engine(), fashion)
           .run(new ActiveInactiveSaliency(), Map.of("k", "3"), image, 0);
       float[] active = run.map("active").tensor().data();
       float[] inactive = run.map("inactive").tensor().data();
@@ -110,7 +96,7 @@ class ActiveInactiveSaliencyTest {
   @Test
   void kPicksTheBestScoringOtherClassesInOneBatchedPass() {
     float[] image = TestImages.sample(15);
-    MethodHarness harness = new MethodHarness(engine, fashion);
+    MethodHarness harness = new MethodHarness(loaded.engine(), fashion);
     float[] logits = harness.logits(image);
     List<Integer> order = new ArrayList<>();
     for (int i = 0; i < 10; i++) {
@@ -132,13 +118,13 @@ class ActiveInactiveSaliencyTest {
   void kBeyondTheOtherClassesIsInvalid() {
     float[] image = TestImages.sample(0);
     SalientException.InvalidArgument e = assertThrows(SalientException.InvalidArgument.class,
-        () -> new MethodHarness(engine, fashion)
+        () -> new MethodHarness(loaded.engine(), fashion)
             .run(new ActiveInactiveSaliency(), Map.of("k", "10"), image, 0));
     assertTrue(e.getMessage().contains("k <= 9"), e.getMessage());
   }
 
   private static float[] gradient(ModelPackage model, float[] image, int target) {
-    return engine.run(model.name(), Pass.gradient(List.of(image), Pass.Output.LOGIT,
+    return loaded.engine().run(model.name(), Pass.gradient(List.of(image), Pass.Output.LOGIT,
         new int[] {target}, model.numClasses())).gradients().get(0);
   }
 }

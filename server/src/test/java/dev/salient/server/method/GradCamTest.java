@@ -6,35 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.util.SalientException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Grad-CAM against a hand computation on the two-part fixture, and where it is offered. */
 class GradCamTest {
   static final Path TWO_PART = Path.of("src/test/resources/models/tiny-two-part");
   static final Path SINGLE_PART = Path.of("src/test/resources/models/tiny-torchscript");
 
-  static InferenceEngine engine;
-  static ModelPackage model;
+  static final ModelPackage model = ModelPackage.read(TWO_PART);
 
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.read(TWO_PART);
-    engine = InferenceEngine.load("cpu", List.of(model));
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(model);
 
   @Test
   void mapEqualsAHandComputationOnTheTinyNetwork() {
@@ -46,7 +34,7 @@ class GradCamTest {
     int nonZeroMaps = 0;
     for (int target = 0; target < 3; target++) {
       float[] expected = handGradCam(image, target);
-      MethodHarness.Run run = new MethodHarness(engine, model)
+      MethodHarness.Run run = new MethodHarness(loaded.engine(), model)
           .run(new GradCam(), Map.of(), image, target);
 
       assertArrayEquals(expected, run.map("gradcam").tensor().data(), 1e-5f, "class " + target);

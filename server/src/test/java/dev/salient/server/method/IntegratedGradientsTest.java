@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
-import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.Ranking;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.util.SalientException;
 import java.util.Arrays;
@@ -16,27 +14,13 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Integrated Gradients: completeness, the Riemann rules' end cases, the baselines. */
 class IntegratedGradientsTest {
-  static InferenceEngine engine;
-  static ModelPackage model;
-  static MethodHarness harness;
-
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    engine = InferenceEngine.load("cpu", List.of(model));
-    harness = new MethodHarness(engine, model);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(LoadedEngine.fashionMnist());
 
   @Test
   void attributionsFromBlackAddUpToTheOutputChangeWithinOnePercentOnAverageAt64Steps() {
@@ -60,8 +44,9 @@ class IntegratedGradientsTest {
     double[] errors = new double[TestImages.count()];
     for (int i = 0; i < errors.length; i++) {
       float[] image = TestImages.sample(i);
-      int predicted = GradientMethodsEvaluation.argmax(harness.logits(image));
-      MethodHarness.Run run = harness.run(new IntegratedGradients(), withBatch, image, predicted);
+      int predicted = Ranking.indexOfRank(loaded.harness().logits(image), 1);
+      MethodHarness.Run run =
+          loaded.harness().run(new IntegratedGradients(), withBatch, image, predicted);
       Map<String, Double> values = run.result().values();
       double change = values.get("output_input") - values.get("output_baseline");
       errors[i] = Math.abs(values.get("attribution_sum") - change) / Math.abs(change);
@@ -82,14 +67,14 @@ class IntegratedGradientsTest {
   void oneRightStepFromBlackIsGradientTimesInput() {
     // a = 1 only: (x - 0) * dF/dx at x.
     float[] image = TestImages.sample(24);
-    float[] g = engine.run(model.name(), Pass.gradient(List.of(image), Pass.Output.LOGIT,
-        new int[] {2}, 10)).gradients().get(0);
+    float[] g = loaded.engine().run(loaded.model().name(), Pass.gradient(List.of(image),
+        Pass.Output.LOGIT, new int[] {2}, 10)).gradients().get(0);
     float[] expected = new float[g.length];
     for (int i = 0; i < g.length; i++) {
       expected[i] = image[i] * g[i];
     }
 
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("steps", "1", "rule", "right"), image, 2);
 
     assertArrayEquals(expected, run.map("attribution").tensor().data(), 1e-6f);
@@ -101,10 +86,10 @@ class IntegratedGradientsTest {
     float[] image = TestImages.sample(81);
     float[] white = new float[image.length];
     Arrays.fill(white, 1f);
-    float[] g = engine.run(model.name(), Pass.gradient(List.of(white), Pass.Output.LOGIT,
-        new int[] {8}, 10)).gradients().get(0);
+    float[] g = loaded.engine().run(loaded.model().name(), Pass.gradient(List.of(white),
+        Pass.Output.LOGIT, new int[] {8}, 10)).gradients().get(0);
 
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("steps", "1", "rule", "left", "baseline", "white"), image, 8);
 
     float[] attribution = run.map("attribution").tensor().data();
@@ -115,7 +100,7 @@ class IntegratedGradientsTest {
 
   @Test
   void trapezoidRuleSamplesBothEndsOfThePath() {
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("steps", "8", "rule", "trapezoid", "batch", "4"), TestImages.sample(5), 0);
 
     double[] alphas = run.result().curves().get(0).x();
@@ -128,7 +113,7 @@ class IntegratedGradientsTest {
 
   @Test
   void midpointRuleEvaluatesTheBaselineBesideItsFirstBatch() {
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("steps", "8", "batch", "4"), TestImages.sample(5), 0);
 
     double[] alphas = run.result().curves().get(0).x();
@@ -136,18 +121,18 @@ class IntegratedGradientsTest {
         11 / 16.0, 13 / 16.0, 15 / 16.0}, alphas, 0);
     assertEquals(1 + 9, run.passes());
     assertEquals(2, run.frames().size(), "1 + 4, then 4 points");
-    assertEquals(harness.logits(new float[784])[0],
+    assertEquals(loaded.harness().logits(new float[784])[0],
         run.result().values().get("output_baseline"), 1e-5, "F at the black baseline");
   }
 
   @Test
   void blurredBaselineIsTheImageBlurredOnTheEngine() {
     float[] image = TestImages.sample(66);
-    float[] blurred = engine.run(model.name(), Pass.forward(List.of(image))
+    float[] blurred = loaded.engine().run(loaded.model().name(), Pass.forward(List.of(image))
         .with(new Pass.Extras(4f))).blurred().get(0);
-    float expected = harness.logits(blurred)[6];
+    float expected = loaded.harness().logits(blurred)[6];
 
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("baseline", "blurred", "blur_sigma", "4", "steps", "8"), image, 6);
 
     assertEquals(expected, run.result().values().get("output_baseline"), 1e-5);
@@ -157,9 +142,9 @@ class IntegratedGradientsTest {
   void imageBaselineIsTheGivenEncodedImage() {
     float[] image = TestImages.sample(40);
     String other = Base64.getEncoder().encodeToString(TestImages.bytes(90));
-    float expected = harness.logits(TestImages.sample(90))[3];
+    float expected = loaded.harness().logits(TestImages.sample(90))[3];
 
-    MethodHarness.Run run = harness.run(new IntegratedGradients(),
+    MethodHarness.Run run = loaded.harness().run(new IntegratedGradients(),
         Map.of("baseline", "image", "baseline_image", other, "steps", "8"), image, 3);
 
     assertEquals(expected, run.result().values().get("output_baseline"), 1e-5);
@@ -176,7 +161,7 @@ class IntegratedGradientsTest {
         () -> ig.prepare(Map.of("baseline", "image", "baseline_image", "not base64!")));
     // Valid base64 of bytes that are no image: refused when the run starts, before any pass.
     assertThrows(SalientException.InvalidArgument.class,
-        () -> harness.run(ig, Map.of("baseline", "image", "baseline_image", "AAAA"),
+        () -> loaded.harness().run(ig, Map.of("baseline", "image", "baseline_image", "AAAA"),
             TestImages.sample(0), 0));
   }
 }

@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.InputSpec;
-import dev.salient.server.engine.ModelCatalog;
-import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
@@ -23,38 +20,23 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The nonlinear saliency method on the default model: the properties the paper states. */
 class NonlinearSaliencyTest {
   static final Map<String, String> SHORT = Map.of("steps_per_level", "3");
 
-  static InferenceEngine engine;
-  static ModelPackage model;
-  static MethodHarness harness;
-  static InputSpec spec;
-
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    engine = InferenceEngine.load("cpu", List.of(model));
-    harness = new MethodHarness(engine, model);
-    spec = model.input();
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(LoadedEngine.fashionMnist());
+  static final InputSpec spec = loaded.model().input();
 
   static int runnerUp(float[] image) {
-    return Ranking.indexOfRank(harness.logits(image), 2);
+    return Ranking.indexOfRank(loaded.harness().logits(image), 2);
   }
 
   static MethodHarness.Run run(Map<String, String> params, float[] image, boolean tensors) {
-    return harness.run(new NonlinearSaliency(), params, image, runnerUp(image),
+    return loaded.harness().run(new NonlinearSaliency(), params, image, runnerUp(image),
         new MethodContext.FrameOptions(3, tensors));
   }
 
@@ -62,13 +44,14 @@ class NonlinearSaliencyTest {
   void withTheGradientFrozenTheNonlinearCodePathGivesExactlyTheLinearMap() {
     float[] image = TestImages.sample(3);
     int target = runnerUp(image);
-    float[] gradientAtStart = engine.run(model.name(), Pass.gradient(List.of(image),
-        Pass.Output.LOG_PROBABILITY, new int[] {target}, 10)).gradients().get(0);
+    float[] gradientAtStart = loaded.engine().run(loaded.model().name(),
+        Pass.gradient(List.of(image), Pass.Output.LOG_PROBABILITY, new int[] {target}, 10))
+        .gradients().get(0);
     // An engine that answers every gradient with the input image's: a frozen gradient.
     PassEngine frozen = new PassEngine() {
       @Override
       public PassResult run(String name, Pass pass) {
-        PassResult r = engine.run(name, pass);
+        PassResult r = loaded.engine().run(name, pass);
         return r.gradients() == null ? r : new PassResult(r.logits(),
             Collections.nCopies(pass.size(), gradientAtStart), r.blurred());
       }
@@ -77,9 +60,9 @@ class NonlinearSaliencyTest {
       public void close() {}
     };
 
-    MethodHarness.Run nonlinearFrozen = new MethodHarness(frozen, model).run(
+    MethodHarness.Run nonlinearFrozen = new MethodHarness(frozen, loaded.model()).run(
         new NonlinearSaliency(), SHORT, image, target, new MethodContext.FrameOptions(3, true));
-    MethodHarness.Run linear = harness.run(new NonlinearSaliency(),
+    MethodHarness.Run linear = loaded.harness().run(new NonlinearSaliency(),
         Map.of("steps_per_level", "3", "mode", "linear"), image, target,
         new MethodContext.FrameOptions(3, true));
 

@@ -2,9 +2,6 @@ package dev.salient.server.method;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
-import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.Ranking;
 import dev.salient.server.engine.Softmax;
@@ -12,39 +9,25 @@ import dev.salient.server.engine.TestImages;
 import dev.salient.server.explanation.ExplainEvent;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The Fig. 4 check: only the salient pixels of the last level are blurred, then classified. */
 class SalientBlurTest {
-  static InferenceEngine engine;
-  static ModelPackage model;
-  static MethodHarness harness;
-
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    engine = InferenceEngine.load("cpu", List.of(model));
-    harness = new MethodHarness(engine, model);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(LoadedEngine.fashionMnist());
 
   @Test
   void blursExactlyTheSalientPixelsOfTheLastLevelAndReportsTheirProbability() {
     float[] image = TestImages.sample(9);
-    int target = Ranking.indexOfRank(harness.logits(image), 1);
-    MethodHarness.Run run = harness.run(new SalientBlur(), Map.of("steps_per_level", "2"), image,
-        target);
+    int target = Ranking.indexOfRank(loaded.harness().logits(image), 1);
+    MethodHarness.Run run =
+        loaded.harness().run(new SalientBlur(), Map.of("steps_per_level", "2"), image, target);
 
     List<ExplainEvent.Snapshot> snapshots = run.result().snapshots();
     float[] salient = snapshots.get(snapshots.size() - 1).maps().get(2).tensor().data();
     float[] checked = run.map("salient_blurred").tensor().data();
-    float[] blurred = engine.run(model.name(), Pass.forward(List.of(image))
+    float[] blurred = loaded.engine().run(loaded.model().name(), Pass.forward(List.of(image))
         .with(new Pass.Extras(1f))).blurred().get(0);
     int count = 0;
     for (int p = 0; p < image.length; p++) {
@@ -54,7 +37,7 @@ class SalientBlurTest {
     Map<String, Double> values = run.result().values();
     assertEquals(Math.round(0.05 * image.length), count);
     assertEquals(count / (double) image.length, values.get("salient_fraction"), 1e-12);
-    assertEquals(Softmax.of(harness.logits(checked))[target],
+    assertEquals(Softmax.of(loaded.harness().logits(checked))[target],
         values.get("probability_after_blur"), 1e-6);
     assertEquals(values.get("start_probability"), values.get("probability_before_blur"), 1e-6);
     assertEquals(values.get("probability_after_blur") - values.get("probability_before_blur"),

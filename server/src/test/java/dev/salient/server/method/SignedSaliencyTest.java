@@ -4,43 +4,29 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.TestImages;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Signed saliency (seed 001, eq. 3-4) against the engine's gradient. */
 class SignedSaliencyTest {
-  static InferenceEngine engine;
-  static ModelPackage fashion;
-  static ModelPackage colour;
+  static final ModelPackage fashion = LoadedEngine.fashionMnist();
+  static final ModelPackage colour = LoadedEngine.tinyColour();
 
-  @BeforeAll
-  static void load() {
-    fashion = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    colour = ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript"));
-    engine = InferenceEngine.load("cpu", List.of(fashion, colour));
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(fashion, colour);
 
   @Test
   void positiveMinusNegativeIsTheGradientOfAGreyImage() {
     float[] image = TestImages.sample(33);
     float[] gradient = gradient(fashion, image, 5, Pass.Output.LOGIT);
 
-    MethodHarness.Run run = new MethodHarness(engine, fashion)
+    MethodHarness.Run run = new MethodHarness(loaded.engine(), fashion)
         .run(new SignedSaliency(), Map.of(), image, 5);
 
     float[] positive = run.map("positive").tensor().data();
@@ -63,7 +49,7 @@ class SignedSaliencyTest {
     }
     float[] g = gradient(colour, image, 1, Pass.Output.LOGIT);
 
-    float[] signed = new MethodHarness(engine, colour)
+    float[] signed = new MethodHarness(loaded.engine(), colour)
         .run(new SignedSaliency(), Map.of(), image, 1).map("signed").tensor().data();
 
     int pixels = signed.length;
@@ -88,7 +74,7 @@ class SignedSaliencyTest {
     float[] image = TestImages.sample(61);
     float[] gradient = gradient(fashion, image, 6, Pass.Output.PROBABILITY);
 
-    MethodHarness.Run run = new MethodHarness(engine, fashion)
+    MethodHarness.Run run = new MethodHarness(loaded.engine(), fashion)
         .run(new SignedSaliency(), Map.of("output", "probability"), image, 6);
 
     assertArrayEquals(gradient, run.map("signed").tensor().data(), 1e-9f);
@@ -97,7 +83,7 @@ class SignedSaliencyTest {
 
   private static float[] gradient(ModelPackage model, float[] image, int target,
       Pass.Output output) {
-    return engine.run(model.name(), Pass.gradient(List.of(image), output, new int[] {target},
-        model.numClasses())).gradients().get(0);
+    return loaded.engine().run(model.name(), Pass.gradient(List.of(image), output,
+        new int[] {target}, model.numClasses())).gradients().get(0);
   }
 }

@@ -4,42 +4,24 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
-import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
-import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** SmoothGrad (seed 004, eq. 1-2) and its squared and variance variants. */
 class SmoothGradTest {
-  static InferenceEngine engine;
-  static ModelPackage model;
-  static MethodHarness harness;
-
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    engine = InferenceEngine.load("cpu", List.of(model));
-    harness = new MethodHarness(engine, model);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(LoadedEngine.fashionMnist());
 
   @Test
   void zeroNoiseEqualsTheVanillaGradient() {
     float[] image = TestImages.sample(52);
     for (String reduction : new String[] {"max_abs", "signed"}) {
-      float[] vanilla = harness.run(new VanillaGradient(), Map.of("reduction", reduction),
+      float[] vanilla = loaded.harness().run(new VanillaGradient(), Map.of("reduction", reduction),
           image, 5).map("saliency").tensor().data();
 
-      MethodHarness.Run smooth = harness.run(new SmoothGrad(),
+      MethodHarness.Run smooth = loaded.harness().run(new SmoothGrad(),
           Map.of("noise", "0", "samples", "12", "batch", "5", "reduction", reduction), image, 5);
 
       assertArrayEquals(vanilla, smooth.map("smoothgrad").tensor().data(), 1e-6f, reduction);
@@ -52,7 +34,7 @@ class SmoothGradTest {
   @Test
   void squaredMapIsTheMeanSquareAndVarGradTheVarianceOfTheSamples() {
     // One channel: E[g^2] = Var[g] + E[g]^2 pixel by pixel.
-    MethodHarness.Run run = harness.run(new SmoothGrad(), Map.of("samples", "20"),
+    MethodHarness.Run run = loaded.harness().run(new SmoothGrad(), Map.of("samples", "20"),
         TestImages.sample(8), 0);
     float[] mean = run.map("mean_gradient").tensor().data();
     float[] squared = run.map("smoothgrad_squared").tensor().data();
@@ -66,7 +48,7 @@ class SmoothGradTest {
 
   @Test
   void samplesRunInPassesOfBatchWithOneFrameEach() {
-    MethodHarness.Run run = harness.run(new SmoothGrad(),
+    MethodHarness.Run run = loaded.harness().run(new SmoothGrad(),
         Map.of("samples", "23", "batch", "10"), TestImages.sample(71), 7);
 
     assertEquals(1 + 3, run.engineCalls(), "the first pass, then 10 + 10 + 3 samples");
@@ -75,15 +57,17 @@ class SmoothGradTest {
     assertEquals(23.0, run.result().values().get("samples"));
   }
 
+  static float[] smoothGrad(Map<String, String> parameters, float[] image) {
+    return loaded.harness().run(new SmoothGrad(), parameters, image, 1).map("smoothgrad").tensor()
+        .data();
+  }
+
   @Test
   void theSeedMakesARequestRepeatable() {
     float[] image = TestImages.sample(19);
-    float[] first = harness.run(new SmoothGrad(), Map.of("samples", "8", "seed", "4"), image, 1)
-        .map("smoothgrad").tensor().data();
-    float[] again = harness.run(new SmoothGrad(), Map.of("samples", "8", "seed", "4"), image, 1)
-        .map("smoothgrad").tensor().data();
-    float[] other = harness.run(new SmoothGrad(), Map.of("samples", "8", "seed", "5"), image, 1)
-        .map("smoothgrad").tensor().data();
+    float[] first = smoothGrad(Map.of("samples", "8", "seed", "4"), image);
+    float[] again = smoothGrad(Map.of("samples", "8", "seed", "4"), image);
+    float[] other = smoothGrad(Map.of("samples", "8", "seed", "5"), image);
 
     assertArrayEquals(first, again, 0f);
     assertTrue(GradientMaps.l2(GradientMaps.difference(first, other)) > 0,

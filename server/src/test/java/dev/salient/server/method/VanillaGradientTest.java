@@ -3,42 +3,25 @@ package dev.salient.server.method;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.engine.ModelCatalog;
-import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.TestImages;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The vanilla gradient against the engine's own gradient pass. */
 class VanillaGradientTest {
-  static InferenceEngine engine;
-  static ModelPackage model;
-  static MethodHarness harness;
-
-  @BeforeAll
-  static void load() {
-    model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    engine = InferenceEngine.load("cpu", List.of(model));
-    harness = new MethodHarness(engine, model);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
+  @RegisterExtension
+  static final LoadedEngine loaded = LoadedEngine.of(LoadedEngine.fashionMnist());
 
   @Test
   void logitSaliencyIsTheAbsoluteGradientOfAFreshPass() {
     float[] image = TestImages.sample(7);
-    float[] expected = engine.run(model.name(),
+    float[] expected = loaded.engine().run(loaded.model().name(),
         Pass.gradient(List.of(image), Pass.Output.LOGIT, new int[] {4}, 10)).gradients().get(0);
 
-    MethodHarness.Run run = harness.run(new VanillaGradient(), Map.of(), image, 4);
+    MethodHarness.Run run = loaded.harness().run(new VanillaGradient(), Map.of(), image, 4);
 
     float[] saliency = run.map("saliency").tensor().data();
     for (int i = 0; i < expected.length; i++) {
@@ -51,10 +34,10 @@ class VanillaGradientTest {
   void probabilityOutputTakesItsOwnGradientPass() {
     // The first pass carries the logit's gradient only: a probability objective needs its own.
     float[] image = TestImages.sample(12);
-    float[] expected = engine.run(model.name(), Pass.gradient(List.of(image),
+    float[] expected = loaded.engine().run(loaded.model().name(), Pass.gradient(List.of(image),
         Pass.Output.PROBABILITY, new int[] {2}, 10)).gradients().get(0);
 
-    MethodHarness.Run run = harness.run(new VanillaGradient(),
+    MethodHarness.Run run = loaded.harness().run(new VanillaGradient(),
         Map.of("output", "probability", "reduction", "signed"), image, 2);
 
     assertArrayEquals(expected, run.map("saliency").tensor().data(), 1e-7f);
