@@ -35,6 +35,13 @@ import org.apache.pekko.stream.javadsl.Source;
 /** A client of the Salient {@code Explainer} service: one method per RPC, optional deadlines. */
 public final class SalientClient implements AutoCloseable {
 
+  /**
+   * The largest message this client takes from a server unless told otherwise: gRPC's maximum.
+   * A result holds every map (and, for trajectories, every snapshot) at the model's input size,
+   * megabytes at 224 x 224 and more for larger inputs; gRPC's default of 4 MiB would refuse them.
+   */
+  public static final int MAX_INBOUND_MESSAGE_BYTES = Integer.MAX_VALUE;
+
   /** How long {@link #close()} waits for the channel and an owned actor system to stop. */
   public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
@@ -73,18 +80,33 @@ public final class SalientClient implements AutoCloseable {
     return create(plaintext(host, port, system), system);
   }
 
-  /** Connects with the given settings (TLS, deadline, ...) on the caller's actor system. */
+  /**
+   * Connects with the given settings (TLS, deadline, ...) on the caller's actor system. Messages
+   * from the server may be up to {@link #MAX_INBOUND_MESSAGE_BYTES} unless the settings' channel
+   * builder overrides set a limit of their own.
+   */
   public static SalientClient create(
       GrpcClientSettings settings, ClassicActorSystemProvider system) {
     return new SalientClient(
-        Objects.requireNonNull(settings, "settings"),
+        withLargeMessages(Objects.requireNonNull(settings, "settings")),
         Objects.requireNonNull(system, "system"),
         null);
   }
 
   private static GrpcClientSettings plaintext(
       String host, int port, ClassicActorSystemProvider system) {
-    return GrpcClientSettings.connectToServiceAt(host, port, system).withTls(false);
+    return withLargeMessages(
+        GrpcClientSettings.connectToServiceAt(host, port, system).withTls(false));
+  }
+
+  /**
+   * The settings with gRPC's 4 MiB receive limit raised to {@link #MAX_INBOUND_MESSAGE_BYTES},
+   * applied before the settings' own channel builder overrides so that theirs win.
+   */
+  private static GrpcClientSettings withLargeMessages(GrpcClientSettings settings) {
+    var own = settings.channelBuilderOverrides();
+    return settings.withChannelBuilderOverrides(
+        builder -> own.apply(builder.maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)));
   }
 
   /** Lists the models the server serves, default first. */

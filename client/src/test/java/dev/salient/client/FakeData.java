@@ -90,6 +90,11 @@ public final class FakeData {
                         .setAccepted("an integer in [1, 10000]")
                         .setMin(1)
                         .setMax(10000)))
+        .addMethods(
+            MethodInfo.newBuilder()
+                .setName("nonlinear")
+                .setDescription("A nonlinear saliency trajectory.")
+                .setFamily(MethodInfo.Family.NONLINEAR))
         .putMetrics("test_accuracy", 0.91)
         .setIsDefault(true)
         .build();

@@ -1,5 +1,6 @@
 package dev.salient.client.cli;
 
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -25,8 +26,24 @@ abstract class ClientCommand implements Callable<Integer> {
   /** The per-call deadline, valid in {@link #run}. */
   Optional<Duration> deadline = Optional.empty();
 
+  private int maxMessageBytes;
+
   /** Checks options and reads local inputs before connecting; IllegalArgumentException = usage. */
   abstract void prepare();
+
+  /**
+   * The status to report: gRPC says CANCELLED "Failed to read message" when a message it received
+   * could not be read, with the reason (e.g. over the size limit) as its cause.
+   */
+  private static Status reported(Status status) {
+    return status.getCode() == Status.Code.CANCELLED
+        && status.getCause() instanceof StatusRuntimeException cause ? cause.getStatus() : status;
+  }
+
+  private static boolean isOverLimit(Status status) {
+    return status.getCode() == Status.Code.RESOURCE_EXHAUSTED && status.getDescription() != null
+        && status.getDescription().contains("exceeds maximum size");
+  }
 
   /** Calls the server and writes the output. */
   abstract void run(ClientSession session, PrintWriter out, PrintWriter err);
@@ -38,18 +55,20 @@ abstract class ClientCommand implements Callable<Integer> {
     try {
       try {
         deadline = connection.deadline();
+        maxMessageBytes = connection.maxMessageBytes();
         prepare();
       } catch (IllegalArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage(), e);
       }
-      try (ClientSession session = ClientSession.open(connection.server)) {
+      try (ClientSession session = ClientSession.open(connection.server, maxMessageBytes)) {
         run(session, out, err);
       }
       return 0;
     } catch (StatusRuntimeException e) {
-      String description = e.getStatus().getDescription();
-      err.println(
-          "error: " + e.getStatus().getCode() + (description == null ? "" : ": " + description));
+      Status status = reported(e.getStatus());
+      String description = status.getDescription();
+      err.println("error: " + status.getCode() + (description == null ? "" : ": " + description)
+          + (isOverLimit(status) ? " (raise --max-message-mib)" : ""));
       return 1;
     } catch (CliFailure e) {
       err.println("error: " + e.getMessage());

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
 import org.slf4j.LoggerFactory;
 
 /** One CLI run's actor system and client, and the translation of their failures for the user. */
@@ -41,7 +42,7 @@ final class ClientSession implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final SalientClient client;
 
-  private ClientSession(ServerAddress address) {
+  private ClientSession(ServerAddress address, int maxMessageBytes) {
     this.address = address;
     Config config =
         ConfigFactory.parseResources(ClientSession.class, "/salient-cli.conf")
@@ -49,15 +50,22 @@ final class ClientSession implements AutoCloseable {
             .resolve();
     this.system = ActorSystem.create(Behaviors.empty(), "salient-cli", config);
     try {
-      this.client = SalientClient.connect(address.host(), address.port(), system);
+      this.client = SalientClient.create(
+          GrpcClientSettings.connectToServiceAt(address.host(), address.port(), system)
+              .withTls(false)
+              .withChannelBuilderOverrides(b -> b.maxInboundMessageSize(maxMessageBytes)),
+          system);
     } catch (RuntimeException e) {
       system.terminate();
       throw e;
     }
   }
 
-  /** Starts an actor system and connects to {@code address}; fails if its host is unknown. */
-  static ClientSession open(ServerAddress address) {
+  /**
+   * Starts an actor system and connects to {@code address}, taking messages up to {@code
+   * maxMessageBytes}; fails if its host is unknown.
+   */
+  static ClientSession open(ServerAddress address, int maxMessageBytes) {
     try {
       InetAddress.getByName(address.host());
     } catch (UnknownHostException e) {
@@ -66,7 +74,7 @@ final class ClientSession implements AutoCloseable {
               "cannot resolve the server host %s (%s); check --server HOST:PORT",
               address.host(), address));
     }
-    return new ClientSession(address);
+    return new ClientSession(address, maxMessageBytes);
   }
 
   /** The client, valid until {@link #close()}. */

@@ -162,6 +162,7 @@ final class ExplainCommand extends ClientCommand {
             .setTopK(topK)
             .setFrameStride(frameStride)
             .setFrameTensors(figures != null && figures.wantsFrameTensors())
+            .setOmitSnapshots(figures == null || !figures.wantsSnapshots())
             .setRenderPng(outDir != null);
     if (model != null) {
       request.setModel(model);

@@ -12,6 +12,11 @@ public interface MethodFigures {
     return false;
   }
 
+  /** Whether the figures are drawn from the result's snapshots, which requests may leave out. */
+  default boolean wantsSnapshots() {
+    return false;
+  }
+
   /**
    * Writes the figures of one finished explanation into {@code outDir}, file names starting with
    * {@code stem}; returns the paths written.

@@ -65,6 +65,11 @@ public final class NonlinearFigures implements MethodFigures {
   }
 
   @Override
+  public boolean wantsSnapshots() {
+    return true;
+  }
+
+  @Override
   public List<Path> write(Path outDir, String stem, Explanation explanation) throws IOException {
     Result result = explanation.result();
     String target = explanation.started().getTarget().getLabel();

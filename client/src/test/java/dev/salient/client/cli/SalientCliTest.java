@@ -14,9 +14,13 @@ import dev.salient.client.FakeServer;
 import dev.salient.client.Npy;
 import dev.salient.client.Threads;
 import dev.salient.grpc.ClassifyRequest;
+import dev.salient.grpc.ExplainEvent;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.Image;
+import dev.salient.grpc.Result;
+import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Target;
+import dev.salient.grpc.Tensor;
 import io.grpc.Status;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -124,6 +128,7 @@ class SalientCliTest {
             .putParams("steps", "10")
             .setTopK(3)
             .setFrameStride(4)
+            .setOmitSnapshots(true)
             .build(),
         server.explainer.lastExplain.get());
   }
@@ -316,11 +321,52 @@ class SalientCliTest {
   }
 
   @Test
-  void explainOutOfAGradientMethodAsksForNoFrameTensors() {
+  void explainOutOfAGradientMethodAsksForNoFrameTensorsNorSnapshots() {
     CliRun run = cli(explainArgs("--out", dir.resolve("maps").toString()));
 
     assertEquals(0, run.code(), run.err());
     assertFalse(server.explainer.lastExplain.get().getFrameTensors());
+    assertTrue(server.explainer.lastExplain.get().getOmitSnapshots());
+  }
+
+  @Test
+  void explainOutAsksForSnapshotsWhenTheFiguresAreDrawnFromThem() {
+    CliRun run = cli(explainArgs("--method", "nonlinear", "--out", dir.resolve("t").toString()));
+
+    assertEquals(0, run.code(), run.err());
+    assertFalse(server.explainer.lastExplain.get().getOmitSnapshots());
+  }
+
+  @Test
+  void explainTakesAResultLargerThanGrpcsDefaultFourMebibytes() {
+    server.explainer.events.set(withResultMapOfBytes(12 << 20));
+
+    CliRun run = cli(explainArgs());
+
+    assertEquals(0, run.code(), run.err());
+    assertTrue(run.out().contains("map        big"), run.out());
+  }
+
+  @Test
+  void maxMessageMibRefusesALargerResult() {
+    server.explainer.events.set(withResultMapOfBytes(12 << 20));
+
+    CliRun run = cli(explainArgs("--max-message-mib", "4"));
+
+    assertEquals(1, run.code());
+    assertTrue(run.err().contains("error: RESOURCE_EXHAUSTED: "), run.err());
+    assertTrue(run.err().endsWith("(raise --max-message-mib)\n"), run.err());
+  }
+
+  /** The canned events with one more result map of about {@code bytes} bytes. */
+  private static List<ExplainEvent> withResultMapOfBytes(int bytes) {
+    List<ExplainEvent> events = new ArrayList<>(FakeData.events());
+    Result result = events.get(events.size() - 1).getResult();
+    Tensor big = Tensor.newBuilder().addShape(bytes / 4)
+        .setData(ByteString.copyFrom(new byte[bytes])).build();
+    events.set(events.size() - 1, ExplainEvent.newBuilder().setResult(result.toBuilder()
+        .addMaps(SaliencyMap.newBuilder().setName("big").setTensor(big))).build());
+    return events;
   }
 
   @Test

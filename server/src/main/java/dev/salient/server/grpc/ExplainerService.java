@@ -128,7 +128,8 @@ public final class ExplainerService implements ExplainerPowerApi {
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
         GrpcTimeout.deadlineNanos(metadata));
-    return submit(order).map(ProtoMapping::event);
+    boolean withSnapshots = !in.getOmitSnapshots();
+    return submit(order).map(e -> ProtoMapping.event(e, withSnapshots));
   }
 
   @Override

@@ -115,7 +115,8 @@ final class ProtoMapping {
     };
   }
 
-  static ExplainEvent event(dev.salient.server.explanation.ExplainEvent e) {
+  /** The event on the wire; the result's snapshots only when {@code withSnapshots}. */
+  static ExplainEvent event(dev.salient.server.explanation.ExplainEvent e, boolean withSnapshots) {
     if (e instanceof dev.salient.server.explanation.ExplainEvent.Started s) {
       Started.Builder b = Started.newBuilder()
           .setRequestId(s.requestId()).setModel(s.model()).setMethod(s.method())
@@ -156,7 +157,8 @@ final class ProtoMapping {
       }
       b.addCurves(cb);
     }
-    for (var s : r.snapshots()) {
+    for (var s : withSnapshots ? r.snapshots()
+        : List.<dev.salient.server.explanation.ExplainEvent.Snapshot>of()) {
       Snapshot.Builder sb = Snapshot.newBuilder()
           .setLabel(s.label()).setStep(s.step()).putAllValues(s.values());
       s.maps().forEach(m -> sb.addMaps(map(m)));

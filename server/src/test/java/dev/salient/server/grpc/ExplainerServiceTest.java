@@ -111,6 +111,20 @@ class ExplainerServiceTest {
   }
 
   @Test
+  void omitSnapshotsLeavesATrajectorysSnapshotsOutOfTheResultButNotItsCurves() {
+    ExplainRequest.Builder nonlinear = vanillaRequest().setMethod("nonlinear")
+        .putParams("steps_per_level", "2");
+
+    dev.salient.grpc.Result full = result(nonlinear.build());
+    dev.salient.grpc.Result lean = result(nonlinear.setOmitSnapshots(true).build());
+
+    assertTrue(full.getSnapshotsCount() > 0);
+    assertEquals(0, lean.getSnapshotsCount());
+    assertEquals(full.getCurvesList(), lean.getCurvesList());
+    assertEquals(full.getMapsCount(), lean.getMapsCount());
+  }
+
+  @Test
   void explainStreamsStartedThenFramesThenOneResult() {
     List<ExplainEvent> events = explain(vanillaRequest().build());
 
