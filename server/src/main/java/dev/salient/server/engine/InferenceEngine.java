@@ -80,6 +80,7 @@ public final class InferenceEngine implements PassEngine {
     }
     // Loads the native library; JniUtils calls before this fail with UnsatisfiedLinkError.
     ai.djl.engine.Engine.getEngine("PyTorch");
+    Nnpack.disableWhereUnavailable();
     // A new Java thread starts with libtorch grad mode ON; passes switch it on only when needed.
     JniUtils.setGradMode(false);
     Device device = parseDevice(deviceName);
@@ -228,6 +229,7 @@ public final class InferenceEngine implements PassEngine {
           + ": only builtin architectures can be rebuilt with random weights");
     }
     ai.djl.engine.Engine.getEngine("PyTorch");
+    Nnpack.disableWhereUnavailable();
     JniUtils.setGradMode(false);
     NDManager manager = NDManager.newBaseManager(parseDevice(deviceName), "PyTorch");
     try {
