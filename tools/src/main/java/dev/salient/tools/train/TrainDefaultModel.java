@@ -1,4 +1,4 @@
-package dev.salient.server.train;
+package dev.salient.tools.train;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
