@@ -1,9 +1,5 @@
 package dev.salient.server.engine;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -11,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -19,14 +17,8 @@ import java.util.Objects;
  * A model package: the parsed {@code model.json} of a model directory (or of a package embedded
  * on the class path), its labels, and where its files are.
  *
- * <p>{@code model.json} fields: {@code name}, {@code description}, {@code format} ("builtin" or
- * "torchscript"), {@code architecture} (builtin only), {@code weights} (file name), {@code labels}
- * (file name, one label per line), {@code input} ({@code channels}, {@code height}, {@code width},
- * {@code pixel_min}, {@code pixel_max}, {@code mean}, {@code std}), {@code feature_layer} (optional:
- * the layer Grad-CAM reads; for a builtin model the 0-based index of a layer of its architecture,
- * for TorchScript the name of the layer at which the model was exported in two parts, {@code
- * features.pt} and {@code head.pt}, which then replace {@code weights}) and {@code metrics}
- * (optional numbers such as {@code test_accuracy}).
+ * <p>{@code model.json} follows one schema, {@link ModelManifest}, which the writers of packages
+ * use too.
  */
 public record ModelPackage(
     String name,
@@ -99,33 +91,6 @@ public record ModelPackage(
     }
   }
 
-  private static final ObjectMapper JSON =
-      new ObjectMapper()
-          .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-          .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  private record InputJson(
-      Integer channels,
-      Integer height,
-      Integer width,
-      Float pixelMin,
-      Float pixelMax,
-      float[] mean,
-      float[] std) {}
-
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  private record ModelJson(
-      String name,
-      String description,
-      String format,
-      String architecture,
-      String weights,
-      String labels,
-      InputJson input,
-      String featureLayer,
-      Map<String, Double> metrics) {}
-
   /** Reads the package in {@code directory}. */
   public static ModelPackage read(Path directory) {
     return read(new DirectoryLocation(directory));
@@ -138,50 +103,38 @@ public record ModelPackage(
 
   /** Reads and validates a package; every problem names the package and the field to fix. */
   public static ModelPackage read(Location location) {
-    ModelJson json;
-    try (InputStream in = location.open("model.json")) {
-      json = JSON.readValue(in, ModelJson.class);
+    String where = "model package " + location + ": " + ModelManifest.FILE_NAME;
+    ModelManifest json;
+    try (InputStream in = location.open(ModelManifest.FILE_NAME)) {
+      json = ModelManifest.read(in, where);
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(
           "model package " + location + " has no model.json: see README, 'Bring your own model'",
           e);
     } catch (IOException e) {
-      throw new IllegalArgumentException(
-          "model package " + location + ": model.json is not valid JSON: " + e.getMessage(), e);
+      throw new IllegalArgumentException(where + " cannot be read: " + e.getMessage(), e);
     }
-    String where = "model package " + location + ": model.json ";
-    require(json.name() != null && json.name().matches("[A-Za-z0-9._-]+"), where,
-        "needs a \"name\" of letters, digits, '.', '_' or '-'");
-    require(json.format() != null, where, "needs \"format\": \"builtin\" or \"torchscript\"");
-    Format format;
-    try {
-      format = Format.valueOf(json.format().toUpperCase(java.util.Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          where + "\"format\" must be \"builtin\" or \"torchscript\", not \"" + json.format() + "\"");
-    }
-    require(format != Format.BUILTIN || json.architecture() != null, where,
-        "needs \"architecture\" for a builtin model");
-    String weights = json.weights() != null ? json.weights()
-        : format == Format.TORCHSCRIPT ? "model.pt" : null;
-    require(weights != null, where, "needs \"weights\" (the weights file name)");
-    require(json.labels() != null, where, "needs \"labels\" (a file with one label per line)");
-    InputJson in = json.input();
-    require(in != null && in.channels() != null && in.height() != null && in.width() != null,
-        where, "needs \"input\": {\"channels\", \"height\", \"width\", ...}");
-    int channels = in.channels();
-    float[] mean = in.mean() != null ? in.mean() : new float[channels];
-    float[] std = in.std() != null ? in.std() : filled(channels, 1f);
+    Format format = Format.valueOf(json.format().toUpperCase(java.util.Locale.ROOT));
+    String weights = json.weights() != null ? json.weights() : "model.pt";
     InputSpec spec;
     try {
-      spec = new InputSpec(channels, in.height(), in.width(),
-          in.pixelMin() != null ? in.pixelMin() : 0f, in.pixelMax() != null ? in.pixelMax() : 1f,
-          mean, std);
+      spec = json.input().toSpec();
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(where + "\"input\": " + e.getMessage(), e);
+      throw new IllegalArgumentException(where + " \"input\": " + e.getMessage(), e);
     }
     List<String> labels = readLabels(location, json.labels());
-    require(labels.size() >= 2, where, "labels file " + json.labels() + " needs at least 2 labels");
+    if (labels.size() < 2) {
+      throw new IllegalArgumentException(
+          where + " labels file " + json.labels() + " needs at least 2 labels");
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    if (json.metrics() != null) {
+      json.metrics().forEach((key, value) -> {
+        if (value != null) {
+          metrics.put(key, value.doubleValue());
+        }
+      });
+    }
     return new ModelPackage(
         json.name(),
         Objects.requireNonNullElse(json.description(), ""),
@@ -191,7 +144,7 @@ public record ModelPackage(
         List.copyOf(labels),
         spec,
         json.featureLayer(),
-        json.metrics() == null ? Map.of() : Map.copyOf(json.metrics()),
+        Collections.unmodifiableMap(metrics),
         location);
   }
 
@@ -210,18 +163,6 @@ public record ModelPackage(
     } catch (IOException e) {
       throw new UncheckedIOException(
           "model package " + location + ": cannot read labels file " + file, e);
-    }
-  }
-
-  private static float[] filled(int n, float value) {
-    float[] a = new float[n];
-    java.util.Arrays.fill(a, value);
-    return a;
-  }
-
-  private static void require(boolean ok, String where, String what) {
-    if (!ok) {
-      throw new IllegalArgumentException(where + what);
     }
   }
 }

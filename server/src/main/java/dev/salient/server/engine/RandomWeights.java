@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -41,27 +39,10 @@ public final class RandomWeights {
       block.saveParameters(data);
     }
     Files.write(dir.resolve("labels.txt"), labels);
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode root = json.createObjectNode()
-        .put("name", name)
-        .put("description", architecture + " with random weights (seed " + seed + ")")
-        .put("format", "builtin")
-        .put("architecture", architecture)
-        .put("weights", "weights.params")
-        .put("labels", "labels.txt");
-    ObjectNode in = root.putObject("input")
-        .put("channels", input.channels()).put("height", input.height())
-        .put("width", input.width()).put("pixel_min", input.pixelMin())
-        .put("pixel_max", input.pixelMax());
-    var mean = in.putArray("mean");
-    for (float v : input.mean()) {
-      mean.add(v);
-    }
-    var std = in.putArray("std");
-    for (float v : input.std()) {
-      std.add(v);
-    }
-    json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("model.json").toFile(), root);
+    new ModelManifest(name, architecture + " with random weights (seed " + seed + ")",
+        ModelManifest.BUILTIN, architecture, "weights.params", "labels.txt",
+        ModelManifest.Input.of(input), null, null, null)
+        .write(dir.resolve(ModelManifest.FILE_NAME));
     return ModelPackage.read(dir);
   }
 }

@@ -1,4 +1,4 @@
-package dev.salient.server.train;
+package dev.salient.tools.train;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
@@ -16,9 +16,7 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.SoftmaxCrossEntropyLoss;
 import ai.djl.training.optimizer.Adam;
 import ai.djl.training.tracker.Tracker;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.salient.server.engine.ModelManifest;
 import dev.salient.server.engine.builtin.FashionCnn;
 import java.awt.image.BufferedImage;
 import java.awt.image.WritableRaster;
@@ -34,7 +32,9 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import javax.imageio.ImageIO;
@@ -340,40 +340,45 @@ public final class TrainDefaultModel implements Callable<Integer> {
         outDir.resolve("labels.txt"),
         String.join("\n", FashionMnistIdx.CLASS_NAMES) + "\n",
         StandardCharsets.UTF_8);
-    ModelJson manifest =
-        new ModelJson(
-            "fashion-mnist",
-            "Small CNN trained by Salient on Fashion-MNIST (60k train, 10k test)",
-            "builtin",
-            FashionCnn.ID,
-            "weights.params",
-            "labels.txt",
-            new InputJson(
-                1,
-                FashionMnistIdx.SIDE,
-                FashionMnistIdx.SIDE,
-                0.0,
-                1.0,
-                List.of(PIXEL_MEAN),
-                List.of(PIXEL_STD)),
-            Integer.toString(FashionCnn.FEATURE_LAYER),
-            new MetricsJson(fourDecimals(testAccuracy), fourDecimals(trainAccuracy)),
-            new TrainingJson(
-                "Fashion-MNIST (Debian dataset-fashion-mnist), %d train / %d test"
-                    .formatted(trainCount, testCount),
-                epochs,
-                batchSize,
-                "Adam (beta1 0.9, beta2 0.999, eps 1e-8), learning rate decayed along a cosine"
-                    + " to 1% of its initial value over all steps; each training image flipped"
-                    + " left-right with probability 0.5",
-                learningRate,
-                seed,
-                "./salient train"));
-    new ObjectMapper()
-        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-        .enable(SerializationFeature.INDENT_OUTPUT)
-        .writeValue(outDir.resolve("model.json").toFile(), manifest);
+    manifest(testAccuracy, trainAccuracy, trainCount, testCount)
+        .write(outDir.resolve(ModelManifest.FILE_NAME));
     log.info("Wrote model package to {}", outDir);
+  }
+
+  /** The package's {@code model.json}: the default model's inputs, its accuracy, the recipe. */
+  ModelManifest manifest(
+      double testAccuracy, double trainAccuracy, int trainCount, int testCount) {
+    Map<String, BigDecimal> metrics = new LinkedHashMap<>();
+    metrics.put("test_accuracy", fourDecimals(testAccuracy));
+    metrics.put("train_accuracy", fourDecimals(trainAccuracy));
+    return new ModelManifest(
+        "fashion-mnist",
+        "Small CNN trained by Salient on Fashion-MNIST (60k train, 10k test)",
+        ModelManifest.BUILTIN,
+        FashionCnn.ID,
+        "weights.params",
+        "labels.txt",
+        new ModelManifest.Input(
+            1,
+            FashionMnistIdx.SIDE,
+            FashionMnistIdx.SIDE,
+            0.0,
+            1.0,
+            List.of(PIXEL_MEAN),
+            List.of(PIXEL_STD)),
+        Integer.toString(FashionCnn.FEATURE_LAYER),
+        metrics,
+        new ModelManifest.Training(
+            "Fashion-MNIST (Debian dataset-fashion-mnist), %d train / %d test"
+                .formatted(trainCount, testCount),
+            epochs,
+            batchSize,
+            "Adam (beta1 0.9, beta2 0.999, eps 1e-8), learning rate decayed along a cosine"
+                + " to 1% of its initial value over all steps; each training image flipped"
+                + " left-right with probability 0.5",
+            learningRate,
+            seed,
+            "./salient train"));
   }
 
   /** Loads the written weights into a fresh block and requires bit-identical logits. */
@@ -505,36 +510,4 @@ public final class TrainDefaultModel implements Callable<Integer> {
       djl.setLevel(ch.qos.logback.classic.Level.INFO);
     }
   }
-
-  record ModelJson(
-      String name,
-      String description,
-      String format,
-      String architecture,
-      String weights,
-      String labels,
-      InputJson input,
-      String featureLayer,
-      MetricsJson metrics,
-      TrainingJson training) {}
-
-  record InputJson(
-      int channels,
-      int height,
-      int width,
-      double pixelMin,
-      double pixelMax,
-      List<BigDecimal> mean,
-      List<BigDecimal> std) {}
-
-  record MetricsJson(BigDecimal testAccuracy, BigDecimal trainAccuracy) {}
-
-  record TrainingJson(
-      String dataset,
-      int epochs,
-      int batchSize,
-      String optimizer,
-      double learningRate,
-      int seed,
-      String command) {}
 }

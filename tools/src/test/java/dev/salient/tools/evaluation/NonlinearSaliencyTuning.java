@@ -1,9 +1,10 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
-import dev.salient.server.train.FashionMnistIdx;
+import dev.salient.server.method.NonlinearSaliency;
+import dev.salient.tools.train.FashionMnistIdx;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,7 +23,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * variant. Not part of the suite; run it with
  *
  * <pre>
- * mvn -o -pl server test -Dtest=NonlinearSaliencyTuning -Dsalient.tune=200 \
+ * mvn -o -pl tools -am test -Dtest=NonlinearSaliencyTuning \
+ *   -Dsurefire.failIfNoSpecifiedTests=false -Dsalient.tune=200 \
  *   -Dsalient.tune.grid="output=log_probability|logit;little_h=0.05|0.1"
  * </pre>
  *

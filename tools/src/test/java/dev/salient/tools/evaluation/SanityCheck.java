@@ -1,5 +1,12 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
+import dev.salient.server.method.ActiveInactiveSaliency;
+import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.GradCam;
+import dev.salient.server.method.IntegratedGradients;
+import dev.salient.server.method.SignedSaliency;
+import dev.salient.server.method.SmoothGrad;
+import dev.salient.server.method.VanillaGradient;
 import java.util.List;
 import java.util.Map;
 

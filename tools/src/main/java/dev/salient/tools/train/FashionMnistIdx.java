@@ -1,4 +1,4 @@
-package dev.salient.server.train;
+package dev.salient.tools.train;
 
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;

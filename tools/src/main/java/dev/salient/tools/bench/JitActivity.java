@@ -1,4 +1,4 @@
-package dev.salient.server.bench;
+package dev.salient.tools.bench;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,10 +1,12 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
-import dev.salient.server.train.FashionMnistIdx;
+import dev.salient.server.method.IntegratedGradients;
+import dev.salient.server.method.MethodHarness;
+import dev.salient.tools.train.FashionMnistIdx;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,12 +19,12 @@ import java.util.Map;
 /**
  * Evaluations behind the gradient methods' defaults, on Fashion-MNIST training images (never the
  * committed test samples, which the tests use), and the numbers the README reports. Run from the
- * server module after {@code mvn -o -q test-compile dependency:build-classpath
- * -Dmdep.outputFile=cp.txt -Dmdep.includeScope=test}:
+ * tools module after {@code mvn -o -q -pl tools -am test-compile dependency:build-classpath
+ * -Dmdep.outputFile=cp.txt -Dmdep.includeScope=test} in the repository root:
  *
  * <pre>
  * java -Dai.djl.offline=true -cp "target/test-classes:target/classes:$(cat cp.txt)" \
- *     dev.salient.server.method.GradientMethodsEvaluation ig-rules 100 64 [samples]
+ *     dev.salient.tools.evaluation.GradientMethodsEvaluation ig-rules 100 64 [samples]
  * java ... GradientMethodsEvaluation sanity 100 [samples]
  * </pre>
  *

@@ -1,4 +1,4 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,9 +7,11 @@ import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.method.NonlinearSaliency;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * Fashion-MNIST test samples, and at least as often as linear ones on the same images. The
  * defaults were tuned on training images only (see {@link NonlinearSaliencyTuning}).
  */
+@Tag("evaluation")
 class NonlinearSaliencyEvaluationTest {
   static final double REACHED = 0.95;
 

@@ -1,4 +1,4 @@
-package dev.salient.server.bench;
+package dev.salient.tools.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,2 +1,2 @@
 /** The benchmarks behind {@code ./salient bench}: ratios against baselines measured in the same run. */
-package dev.salient.server.bench;
+package dev.salient.tools.bench;

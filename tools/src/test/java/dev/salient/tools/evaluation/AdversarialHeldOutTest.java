@@ -1,4 +1,4 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -6,11 +6,14 @@ import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.method.GeoSal;
+import dev.salient.server.method.MethodHarness;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +23,7 @@ import org.slf4j.LoggerFactory;
  * training images): GeoSal, FGSM and BIM with default parameters, each targeted at the image's
  * second-ranked class.
  */
+@Tag("evaluation")
 class AdversarialHeldOutTest {
   private static final Logger LOG = LoggerFactory.getLogger(AdversarialHeldOutTest.class);
 

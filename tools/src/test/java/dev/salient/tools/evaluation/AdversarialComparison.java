@@ -1,10 +1,15 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Ranking;
-import dev.salient.server.train.FashionMnistIdx;
+import dev.salient.server.method.BasicIterativeMethod;
+import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.FastGradientSign;
+import dev.salient.server.method.GeoSal;
+import dev.salient.server.method.MethodHarness;
+import dev.salient.tools.train.FashionMnistIdx;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

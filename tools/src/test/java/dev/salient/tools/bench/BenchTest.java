@@ -1,4 +1,4 @@
-package dev.salient.server.bench;
+package dev.salient.tools.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,10 +12,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The benchmark runs end to end and prints the JSON lines scripts rely on (no timing asserted). */
+/**
+ * The benchmark runs end to end and prints the JSON lines scripts rely on: their names, fields
+ * and counts, never a speed (a loaded machine may measure any rate, even 0, in a short window).
+ * Tagged "evaluation": a full bench run takes over 10 s, so it runs in CI ({@code -Pevaluation}),
+ * not in the quick {@code mvn verify}.
+ */
+@Tag("evaluation")
 class BenchTest {
 
   @Test
@@ -44,31 +51,36 @@ class BenchTest {
         "engine.batch1_end")) {
       assertTrue(byName.containsKey(name), "missing " + name + " in " + byName.keySet());
     }
+    for (JsonNode line : lines) {
+      for (String field : List.of("bench", "model", "unit")) {
+        assertTrue(line.path(field).isTextual(), field + " in " + line);
+      }
+      assertTrue(line.path("value").isNumber(), "value in " + line);
+      if (line.has("baseline")) {
+        assertTrue(line.path("baseline").isTextual() && line.path("baseline_value").isNumber()
+            && line.path("ratio").isNumber(), "a baseline's name, value and ratio: " + line);
+      }
+    }
     JsonNode vanilla = byName.get("vanilla.4clients");
     assertEquals("default", vanilla.get("model").asText());
     assertEquals("engine.bestbatch", vanilla.get("baseline").asText());
-    assertEquals(vanilla.get("value").asDouble() / vanilla.get("baseline_value").asDouble(),
-        vanilla.get("ratio").asDouble(), 0.01);
-    assertTrue(vanilla.get("value").asDouble() > 0);
-    assertTrue(byName.get("grpc.noop_16clients").get("value").asDouble() > 0);
     JsonNode iterative = byName.get("iterative.16concurrent");
-    assertTrue(iterative.get("engine_img_per_s").asDouble() > 0);
+    assertTrue(iterative.path("engine_img_per_s").isNumber(), "engine rate: " + iterative);
     assertEquals(3, iterative.get("trial_ratios").size(), "one ratio per trial: " + iterative);
     assertEquals(3, iterative.get("waves_trial_ratios").size(), "waves too: " + iterative);
-    assertTrue(iterative.get("waves_ratio").asDouble() > 0);
+    assertTrue(iterative.path("waves_ratio").isNumber(), "waves ratio: " + iterative);
     JsonNode video = byName.get("video.30fps");
     assertEquals(30, video.get("frames_in").asInt(), "one second at 30 fps");
     assertEquals(30, video.get("frames_out").asInt() + video.get("dropped").asInt(),
         "every frame answered: explained or dropped");
-    assertTrue(video.get("server_pass_mean_ms").asDouble() > 0, "the pass in the stream: " + video);
+    assertTrue(video.path("server_pass_mean_ms").isNumber(), "the pass in the stream: " + video);
     JsonNode paced = byName.get("engine.frame_ms_paced");
     assertEquals(60, paced.get("frames").asInt(), "30 raw-engine frames before the stream, 30 after");
-    assertTrue(paced.get("before_ms").asDouble() > 0 && paced.get("after_ms").asDouble() > 0,
+    assertTrue(paced.path("before_ms").isNumber() && paced.path("after_ms").isNumber(),
         "both sides of the stream: " + paced);
     JsonNode p50 = byName.get("video.30fps.p50_ms");
     assertEquals("engine.frame_ms_paced", p50.get("baseline").asText());
     assertEquals(paced.get("value").asDouble(), p50.get("baseline_value").asDouble(), 1e-9);
-    assertEquals(byName.get("engine.batch1").get("value").asDouble(),
-        1000 / p50.get("tight_loop_ms").asDouble(), 1.0, "the tight loop is engine.batch1's");
+    assertTrue(p50.path("tight_loop_ms").isNumber(), "engine.batch1's tight loop: " + p50);
   }
 }

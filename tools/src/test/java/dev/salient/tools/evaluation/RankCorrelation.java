@@ -1,4 +1,4 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import java.util.Arrays;
 import java.util.Comparator;

@@ -1,4 +1,4 @@
-package dev.salient.server.bench;
+package dev.salient.tools.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

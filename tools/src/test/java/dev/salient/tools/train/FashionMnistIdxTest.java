@@ -1,4 +1,4 @@
-package dev.salient.server.train;
+package dev.salient.tools.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

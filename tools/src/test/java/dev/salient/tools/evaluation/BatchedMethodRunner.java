@@ -1,4 +1,4 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
@@ -6,6 +6,9 @@ import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.engine.Ranking;
 import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.MethodContext;
+import dev.salient.server.method.MethodRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

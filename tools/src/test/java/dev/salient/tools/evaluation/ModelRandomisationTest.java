@@ -1,4 +1,4 @@
-package dev.salient.server.method;
+package dev.salient.tools.evaluation;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -6,12 +6,14 @@ import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.method.MethodHarness;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestReporter;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -21,6 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * default model and on the same architecture with random weights must differ; the mean Spearman
  * rank correlation over the committed samples stays below 0.5 for every map compared.
  */
+@Tag("evaluation")
 class ModelRandomisationTest {
   static InferenceEngine trainedEngine;
   static InferenceEngine randomEngine;

@@ -1,0 +1,203 @@
+package dev.salient.server.engine;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.InputStream;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The schema of {@code model.json}, the manifest of a model package: what the loader
+ * ({@link ModelPackage}) reads and what the writers ({@link RandomWeights}, the trainer of the
+ * tools module) write, so that both sides share one definition.
+ *
+ * <p>Fields (snake_case in the file): {@code name} (required: letters, digits, '.', '_', '-'),
+ * {@code description}, {@code format} (required: "builtin" or "torchscript"), {@code
+ * architecture} (required for builtin), {@code weights} (the weights file; required for builtin,
+ * "model.pt" by default for torchscript), {@code labels} (required: a file with one label per
+ * line), {@code input} (required: {@code channels}, {@code height}, {@code width}; optional {@code
+ * pixel_min} 0, {@code pixel_max} 1, {@code mean} zeros, {@code std} ones), {@code feature_layer}
+ * (optional: the layer Grad-CAM reads; for a builtin model the 0-based index of a layer of its
+ * architecture, for TorchScript the name of the layer at which the model was exported in two
+ * parts, {@code features.pt} and {@code head.pt}, which then replace {@code weights}), {@code
+ * metrics} (optional numbers such as {@code test_accuracy}) and {@code training} (optional: how
+ * the trainer made the weights). Unknown fields are ignored; fields left null are not written.
+ *
+ * <p>Numbers the writers give as decimals ({@code mean}, {@code std}, {@code metrics}) are kept as
+ * {@link BigDecimal}, so "0.2860" is written back as 0.2860.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ModelManifest(
+    String name,
+    String description,
+    String format,
+    String architecture,
+    String weights,
+    String labels,
+    Input input,
+    String featureLayer,
+    Map<String, BigDecimal> metrics,
+    Training training) {
+
+  /** The file name of the manifest in a model package. */
+  public static final String FILE_NAME = "model.json";
+
+  /** {@code format} of a network defined in Java as DJL blocks. */
+  public static final String BUILTIN = "builtin";
+
+  /** {@code format} of a TorchScript module exported from PyTorch. */
+  public static final String TORCHSCRIPT = "torchscript";
+
+  /** The input images the model takes; {@code mean} and {@code std} per channel. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record Input(
+      Integer channels,
+      Integer height,
+      Integer width,
+      Double pixelMin,
+      Double pixelMax,
+      List<BigDecimal> mean,
+      List<BigDecimal> std) {
+
+    /** The manifest's view of {@code spec}, every field written. */
+    public static Input of(InputSpec spec) {
+      return new Input(spec.channels(), spec.height(), spec.width(), (double) spec.pixelMin(),
+          (double) spec.pixelMax(), decimals(spec.mean()), decimals(spec.std()));
+    }
+
+    /** The input specification, with the defaults for the optional fields. */
+    public InputSpec toSpec() {
+      return new InputSpec(channels, height, width,
+          pixelMin != null ? pixelMin.floatValue() : 0f,
+          pixelMax != null ? pixelMax.floatValue() : 1f,
+          mean != null ? floats(mean) : new float[channels],
+          std != null ? floats(std) : ones(channels));
+    }
+  }
+
+  /** How the trainer made the weights (written by {@code ./salient train}, not read). */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record Training(
+      String dataset,
+      Integer epochs,
+      Integer batchSize,
+      String optimizer,
+      Double learningRate,
+      Integer seed,
+      String command) {}
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper()
+          .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+          .enable(SerializationFeature.INDENT_OUTPUT);
+
+  /**
+   * Reads and validates {@code file}; a missing file, invalid JSON or a missing or invalid field
+   * throws {@link IllegalArgumentException} naming the file and the field.
+   */
+  public static ModelManifest read(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      return read(in, file.toString());
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IllegalArgumentException(file + " does not exist", e);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads and validates a manifest from {@code in}; {@code source} names it in errors (a file,
+   * or "model package X: model.json").
+   */
+  public static ModelManifest read(InputStream in, String source) throws IOException {
+    ModelManifest manifest;
+    try {
+      manifest = JSON.readValue(in, ModelManifest.class);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IllegalArgumentException(
+          source + " is not valid JSON of a model manifest: " + e.getOriginalMessage(), e);
+    }
+    if (manifest == null) {
+      throw new IllegalArgumentException(source + " is empty");
+    }
+    manifest.validate(source);
+    return manifest;
+  }
+
+  /** Writes this manifest to {@code file} (indented, null fields left out). */
+  public void write(Path file) throws IOException {
+    validate(file.toString());
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    JSON.writeValue(file.toFile(), this);
+  }
+
+  /**
+   * Checks the required fields; each problem names {@code source} and the field to fix.
+   *
+   * @throws IllegalArgumentException on the first problem
+   */
+  public void validate(String source) {
+    String where = source + " ";
+    require(name != null, where, "needs \"name\"");
+    require(name.matches("[A-Za-z0-9._-]+"), where,
+        "needs a \"name\" of letters, digits, '.', '_' or '-', not \"" + name + "\"");
+    require(format != null, where, "needs \"format\": \"builtin\" or \"torchscript\"");
+    require(BUILTIN.equals(format.toLowerCase(Locale.ROOT))
+        || TORCHSCRIPT.equals(format.toLowerCase(Locale.ROOT)), where,
+        "\"format\" must be \"builtin\" or \"torchscript\", not \"" + format + "\"");
+    boolean builtin = BUILTIN.equals(format.toLowerCase(Locale.ROOT));
+    require(!builtin || architecture != null, where, "needs \"architecture\" for a builtin model");
+    require(!builtin || weights != null, where,
+        "needs \"weights\" (the weights file name) for a builtin model");
+    require(labels != null, where, "needs \"labels\" (a file with one label per line)");
+    require(input != null, where, "needs \"input\": {\"channels\", \"height\", \"width\", ...}");
+    require(input.channels() != null, where, "needs \"input\".\"channels\"");
+    require(input.height() != null, where, "needs \"input\".\"height\"");
+    require(input.width() != null, where, "needs \"input\".\"width\"");
+  }
+
+  private static void require(boolean ok, String where, String what) {
+    if (!ok) {
+      throw new IllegalArgumentException(where + what);
+    }
+  }
+
+  private static List<BigDecimal> decimals(float[] values) {
+    List<BigDecimal> list = new ArrayList<>(values.length);
+    for (float v : values) {
+      list.add(new BigDecimal(Float.toString(v)));
+    }
+    return list;
+  }
+
+  private static float[] floats(List<BigDecimal> values) {
+    float[] a = new float[values.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = values.get(i).floatValue();
+    }
+    return a;
+  }
+
+  private static float[] ones(int n) {
+    float[] a = new float[n];
+    java.util.Arrays.fill(a, 1f);
+    return a;
+  }
+}
