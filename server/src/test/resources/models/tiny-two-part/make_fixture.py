@@ -1,6 +1,6 @@
 """Builds the two-part TorchScript fixture used by the Grad-CAM tests (run: python3 make_fixture.py).
 
-A 1x6x6 network exported in two parts at its feature layer, as the README tells users to export:
+A 1x6x6 network exported in two parts at its feature layer, as docs/models.md tells users to export:
 features.pt (3x3 convolution with 2 filters, padding 1, then ReLU: 2x6x6 feature maps) and head.pt
 (flatten, then a linear layer to 3 classes). The weights are closed-form functions of their indices
 so that the Java test can recompute the whole network, and Grad-CAM, by hand:

@@ -122,7 +122,7 @@ public record SalientSettings(
    * cores. Auto gives two workers from two cores up, and up to four cores a worker beyond: an
    * engine's OpenMP threads wait for each other whenever anything else runs on one of their
    * cores, and one-thread engines do not; on two cores two workers served more requests than
-   * one in every alternated run (README, "Why more than one CPU worker"). Four cores a worker is
+   * one in every alternated run (docs/architecture.md, "Why more than one CPU worker"). Four cores a worker is
    * a choice, not a measurement: fewer workers keep more requests in each batch.
    */
   static int cpuWorkers(String setting, int cores) {

@@ -109,7 +109,7 @@ public record ModelPackage(
       json = ModelManifest.read(in, where);
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(
-          "model package " + location + " has no model.json: see README, 'Bring your own model'",
+          "model package " + location + " has no model.json: see docs/models.md, 'Bring your own PyTorch model'",
           e);
     } catch (IOException e) {
       throw new IllegalArgumentException(where + " cannot be read: " + e.getMessage(), e);

@@ -70,7 +70,7 @@ final class TorchScriptModel implements LoadedModel {
       model.close();
       throw new IllegalArgumentException(
           "model " + pkg.name() + ": cannot load TorchScript " + file + " (export it with "
-              + "torch.jit.trace; see README): " + e.getMessage(), e);
+              + "torch.jit.trace; see docs/models.md): " + e.getMessage(), e);
     }
   }
 

@@ -10,7 +10,7 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
  * A TorchScript model exported in two parts at its feature layer, so that Grad-CAM can read the
  * feature maps: {@value #FEATURES_FILE} maps the normalised input to feature maps (N, K, h, w) and
  * {@value #HEAD_FILE} maps those to logits. Every pass runs {@code head(features(x))}; the
- * package's {@code weights} file is not read. The README shows the export.
+ * package's {@code weights} file is not read. docs/models.md shows the export.
  */
 final class TorchScriptTwoPartModel implements LoadedModel {
   /** The feature part's file in the package directory. */

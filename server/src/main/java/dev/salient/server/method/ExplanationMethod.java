@@ -17,7 +17,7 @@ public interface ExplanationMethod {
   /** The name clients use, e.g. "vanilla". */
   String name();
 
-  /** One line for DescribeModel and the README. */
+  /** One line for DescribeModel and the docs. */
   String description();
 
   /** What the explanation is made of, for clients that draw it. */

@@ -21,7 +21,7 @@ import java.util.Map;
  * feature activations and their gradient beside the logits.
  *
  * <p>Only models with a feature layer support it: built-in models name it in {@code model.json}
- * ({@code feature_layer}), TorchScript models are exported in two parts (README).
+ * ({@code feature_layer}), TorchScript models are exported in two parts (docs/models.md).
  */
 public final class GradCam implements ExplanationMethod {
 
@@ -70,7 +70,7 @@ public final class GradCam implements ExplanationMethod {
   public String requirement() {
     return "Grad-CAM needs a feature layer: a builtin model names it in model.json as "
         + "\"feature_layer\", a TorchScript model is exported in two parts, features.pt and "
-        + "head.pt (README, 'Grad-CAM on your model')";
+        + "head.pt (docs/models.md, 'Grad-CAM on your model')";
   }
 
   @Override

@@ -28,7 +28,7 @@ import java.util.Map;
  * <p>Rules: {@code left} (a = k/m, k = 0..m-1), {@code right} (k = 1..m), {@code midpoint}
  * ({@code (k + 1/2)/m}) and {@code trapezoid} (k = 0..m, end points weighted 1/2). The default
  * is the one with the smallest completeness error on Fashion-MNIST training images at 64 steps
- * (README, "Integrated Gradients"). Weights and sums are accumulated in double; {@code F} at the
+ * (docs/methods/gradients.md). Weights and sums are accumulated in double; {@code F} at the
  * baseline is always evaluated (a zero-weight row where the rule does not sample a = 0), and
  * {@code F(x)} is the job's first pass. The result reports {@code completeness_error = |sum of
  * attributions - (F(x) - F(x'))| / |F(x) - F(x')|}.

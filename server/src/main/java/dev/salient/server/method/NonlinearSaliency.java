@@ -25,7 +25,7 @@ import java.util.Map;
  * in a background colour. {@code mode=linear} freezes the gradient at the input image (the
  * paper's linear saliency map); {@code mode=both} runs the two side by side in the same passes.
  *
- * <p>Choices the paper leaves open, made on Fashion-MNIST training images (see README):
+ * <p>Choices the paper leaves open, made on Fashion-MNIST training images (see docs/methods/nonlinear.md):
  *
  * <ul>
  *   <li>sensitivity: the gradient of the target's log-probability, by default. It raises the
