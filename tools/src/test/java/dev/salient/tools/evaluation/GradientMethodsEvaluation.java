@@ -3,6 +3,7 @@ package dev.salient.tools.evaluation;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.Ranking;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.IntegratedGradients;
 import dev.salient.server.method.MethodHarness;
@@ -68,7 +69,7 @@ public final class GradientMethodsEvaluation {
           MethodHarness.Run run = harness.run(new IntegratedGradients(),
               Map.of("steps", Integer.toString(steps), "baseline", baseline,
                   "rule", rule.name().toLowerCase(Locale.ROOT), "batch", "64"),
-              image, argmax(harness.logits(image)));
+              image, Ranking.indexOfRank(harness.logits(image), 1));
           errors[i] = run.result().values().get("completeness_error");
         }
         print("ig steps=" + steps + " rule=" + rule + " baseline=" + baseline, errors);
@@ -79,7 +80,7 @@ public final class GradientMethodsEvaluation {
   private static void sanity(MethodHarness trained, MethodHarness random, List<float[]> images) {
     Map<String, List<Double>> rhos = new LinkedHashMap<>();
     for (float[] image : images) {
-      int target = argmax(trained.logits(image));
+      int target = Ranking.indexOfRank(trained.logits(image), 1);
       for (SanityCheck.Case c : SanityCheck.CASES) {
         MethodHarness.Run a = trained.run(c.method(), c.parameters(), image, target);
         MethodHarness.Run b = random.run(c.method(), c.parameters(), image, target);
@@ -135,15 +136,5 @@ public final class GradientMethodsEvaluation {
       images.add(TestImages.sample(i));
     }
     return images;
-  }
-
-  static int argmax(float[] v) {
-    int best = 0;
-    for (int i = 1; i < v.length; i++) {
-      if (v[i] > v[best]) {
-        best = i;
-      }
-    }
-    return best;
   }
 }
