@@ -6,6 +6,7 @@ import dev.salient.server.engine.PassResult;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -13,40 +14,54 @@ import java.util.Map;
 
 /**
  * The fast gradient sign method (seed 004, "The fast gradient sign method"; Goodfellow et al.
- * 2015): {@code x' = clip(x + eps * sign(∇ objective))}, with the smallest eps on a grid that
- * reaches the goal.
+ * 2015): {@code x' = clip(x + eps * sign(∇ objective))}, with the smallest eps along this
+ * direction that reaches the goal, bracketed to a stated relative precision.
  *
  * <p>The objective is the training loss the seed names, cross-entropy: untargeted, the loss of
  * the predicted class P is increased ({@code -log p(P)}); targeted at Q, the loss of Q is
- * decreased ({@code log p(Q)}), the targeted variant of Kurakin et al. One gradient pass, then
- * one forward pass over a geometric grid of {@code grid} values of eps from {@code epsilon_min}
- * to {@code epsilon_max} (all candidates are rows of the same pass), then one over {@code refine}
- * evenly spaced values between the last grid value that fails and the first that succeeds. eps is
- * a fraction of the model's pixel range. With the defaults the returned eps is within about 1.2 %
- * of the smallest that flips along this direction.
+ * decreased ({@code log p(Q)}), the targeted variant of Kurakin et al. eps is a fraction of the
+ * model's pixel range. One gradient pass, then forward passes whose rows are candidates of
+ * increasing eps: a geometric grid of {@code grid} values from {@code epsilon_min} to {@code
+ * epsilon_max}; if its first value already reaches the goal, the same geometric grid continued
+ * downwards until a value does not (or eps is down to {@link #SMALLEST_EPSILON}); then up to
+ * {@code refine} geometrically spaced values inside the bracket per pass, until the smallest
+ * flipping eps found is at most {@code 1 + precision} times the largest failing one below it.
  */
 public final class FastGradientSign implements ExplanationMethod {
 
   /** The method's name in requests. */
   public static final String NAME = "fgsm";
 
+  /**
+   * The smallest eps the downward search tries: below it a step changes a pixel by about one
+   * float32 rounding, so an image that still flips here sits on the decision boundary.
+   */
+  static final double SMALLEST_EPSILON = 1e-7;
+
+  // With a grid too fine to cover much per pass, the downward search steps at least this much.
+  private static final double SMALLEST_DOWNWARD_RATIO = 1.2;
+
   static final Parameter<Double> EPSILON_MIN = Parameter.number("epsilon_min",
-      "smallest step eps tried, as a fraction of the pixel range", 0.004, 1e-6, 1);
+      "first grid eps, as a fraction of the pixel range; the search goes below it when it "
+          + "already flips", 0.004, 1e-6, 1);
   static final Parameter<Double> EPSILON_MAX = Parameter.number("epsilon_max",
       "largest step eps tried, as a fraction of the pixel range; at least epsilon_min", 1.0,
       1e-6, 1);
   static final Parameter<Integer> GRID = Parameter.integer("grid",
       "eps values tried, geometrically spaced", 32, 1, 1024);
   static final Parameter<Integer> REFINE = Parameter.integer("refine",
-      "eps values tried between the last failing and the first flipping grid value", 16, 0,
-      1024);
+      "most eps values per refinement pass inside the bracket; 0: no refinement, the bracket "
+          + "is the grid's", 32, 0, 1024);
+  static final Parameter<Double> PRECISION = Parameter.number("precision",
+      "relative width the bracket is refined to: epsilon_upper <= (1 + precision) "
+          + "epsilon_lower", 0.01, 1e-6, 1);
   static final Parameter<Boolean> UNTARGETED = Adversarial.untargeted();
   static final List<Parameter<?>> PARAMETERS =
-      List.of(EPSILON_MIN, EPSILON_MAX, GRID, REFINE, UNTARGETED);
+      List.of(EPSILON_MIN, EPSILON_MAX, GRID, REFINE, PRECISION, UNTARGETED);
 
   /** Parameters of an FGSM request. */
   public record Parameters(double epsilonMin, double epsilonMax, int grid, int refine,
-      boolean untargeted) {
+      double precision, boolean untargeted) {
     static Parameters of(MethodParameters p) {
       double min = p.get(EPSILON_MIN);
       double max = p.get(EPSILON_MAX);
@@ -54,7 +69,8 @@ public final class FastGradientSign implements ExplanationMethod {
         throw p.invalid(EPSILON_MAX, "a number in [epsilon_min = " + Parameter.formatNumber(min)
             + ", 1]");
       }
-      return new Parameters(min, max, p.get(GRID), p.get(REFINE), p.get(UNTARGETED));
+      return new Parameters(min, max, p.get(GRID), p.get(REFINE), p.get(PRECISION),
+          p.get(UNTARGETED));
     }
 
     /** The coarse grid, smallest first. */
@@ -63,6 +79,47 @@ public final class FastGradientSign implements ExplanationMethod {
       for (int i = 0; i < grid; i++) {
         eps[i] = grid == 1 ? epsilonMax
             : epsilonMin * Math.pow(epsilonMax / epsilonMin, i / (grid - 1.0));
+      }
+      return eps;
+    }
+
+    /**
+     * {@code grid} values below {@code flipping}, smallest first, spaced by the coarse grid's
+     * ratio (at least {@link #SMALLEST_DOWNWARD_RATIO}) and none below {@link #SMALLEST_EPSILON}.
+     */
+    double[] downwardGrid(double flipping) {
+      double ratio = grid == 1 ? 1 : Math.pow(epsilonMax / epsilonMin, 1 / (grid - 1.0));
+      ratio = Math.max(ratio, SMALLEST_DOWNWARD_RATIO);
+      double[] eps = new double[grid];
+      int kept = 0;
+      for (int i = grid; i >= 1; i--) {
+        double e = flipping / Math.pow(ratio, i);
+        if (e > SMALLEST_EPSILON) {
+          eps[kept++] = e;
+        } else if (kept == 0) {
+          eps[kept++] = SMALLEST_EPSILON;
+        }
+      }
+      return Arrays.copyOf(eps, kept);
+    }
+
+    /** Whether {@code upper} is within the precision of {@code lower}. */
+    boolean precise(double lower, double upper) {
+      // The tolerance absorbs the rounding of the refinement's own geometric spacing.
+      return upper <= lower * (1 + precision) * (1 + 1e-12);
+    }
+
+    /**
+     * The values strictly between {@code lower} and {@code upper}, smallest first, geometrically
+     * spaced: as few as reach the precision in this pass, at most {@code refine}.
+     */
+    double[] refinement(double lower, double upper) {
+      double logRatio = Math.log(upper / lower);
+      int needed = (int) Math.ceil(logRatio / Math.log1p(precision) - 1e-9) - 1;
+      int n = Math.max(1, Math.min(refine, needed));
+      double[] eps = new double[n];
+      for (int j = 1; j <= n; j++) {
+        eps[j - 1] = lower * Math.exp(logRatio * j / (n + 1));
       }
       return eps;
     }
@@ -80,8 +137,8 @@ public final class FastGradientSign implements ExplanationMethod {
 
   @Override
   public String description() {
-    return "Fast gradient sign method: x + eps sign(grad loss), smallest flipping eps on a grid "
-        + "(Goodfellow et al.)";
+    return "Fast gradient sign method: x + eps sign(grad loss), the smallest flipping eps "
+        + "bracketed to a relative precision (Goodfellow et al.)";
   }
 
   @Override
@@ -96,10 +153,14 @@ public final class FastGradientSign implements ExplanationMethod {
     return new Prepared(p.effective(), context -> new Run(context, parameters));
   }
 
-  /** What the next pass does: the gradient, the coarse eps grid, or its refinement. */
+  /**
+   * What the next pass does: the gradient, the coarse eps grid, the grid continued below its
+   * first value, or values inside the bracket.
+   */
   private enum Stage {
     GRADIENT,
     GRID,
+    EXTEND,
     REFINE
   }
 
@@ -116,11 +177,13 @@ public final class FastGradientSign implements ExplanationMethod {
     private int passes = 1;
     private int candidates;
     private boolean finished;
-    // The best candidate so far: the smallest flipping one, else the largest tried.
+    // The bracket: the largest eps known not to reach the goal (eps = 0 is the image itself,
+    // which never does) and the smallest known to reach it (NaN until one does).
+    private double lower;
+    private double upper = Double.NaN;
+    // The candidate the result shows: at upper, else the largest tried.
     private float[] best;
-    private double bestEpsilon;
     private double bestMargin;
-    private boolean flipped;
 
     Run(MethodContext context, Parameters parameters) {
       this.context = context;
@@ -163,8 +226,7 @@ public final class FastGradientSign implements ExplanationMethod {
       if (stage == Stage.GRADIENT) {
         sign = signOf(result.gradients().get(0));
         events.add(frame(context.image(), result.logits().get(0), 0));
-        epsilons = parameters.coarseGrid();
-        stage = Stage.GRID;
+        next(Stage.GRID, parameters.coarseGrid());
         return events;
       }
       // Candidates in increasing eps, up to the first that reaches the goal.
@@ -174,27 +236,42 @@ public final class FastGradientSign implements ExplanationMethod {
         double margin = goal.margin(logits);
         candidates++;
         events.add(frame(images.get(i), logits, epsilons[i]));
-        if (margin < 0 || !flipped) {
-          best = images.get(i);
-          bestEpsilon = epsilons[i];
-          bestMargin = margin;
-        }
         if (margin < 0) {
           firstFlip = i;
-          flipped = true;
+          upper = epsilons[i];
+          best = images.get(i);
+          bestMargin = margin;
+        } else {
+          lower = epsilons[i];
+          if (Double.isNaN(upper)) {
+            best = images.get(i);
+            bestMargin = margin;
+          }
         }
       }
-      if (stage == Stage.GRID && firstFlip >= 0 && parameters.refine() > 0) {
-        double lo = firstFlip == 0 ? 0 : epsilons[firstFlip - 1];
-        double hi = epsilons[firstFlip];
-        double[] fine = new double[parameters.refine()];
-        for (int j = 0; j < fine.length; j++) {
-          fine[j] = lo + (hi - lo) * (j + 1) / (fine.length + 1);
+      if (Double.isNaN(upper)) {
+        return finish(events);
+      }
+      if (lower == 0) {
+        if (upper <= SMALLEST_EPSILON) {
+          return finish(events);
         }
-        epsilons = fine;
-        stage = Stage.REFINE;
+        next(Stage.EXTEND, parameters.downwardGrid(upper));
         return events;
       }
+      if (parameters.refine() > 0 && !parameters.precise(lower, upper)) {
+        next(Stage.REFINE, parameters.refinement(lower, upper));
+        return events;
+      }
+      return finish(events);
+    }
+
+    private void next(Stage nextStage, double[] nextEpsilons) {
+      stage = nextStage;
+      epsilons = nextEpsilons;
+    }
+
+    private List<ExplainEvent> finish(List<ExplainEvent> events) {
       finished = true;
       events.add(result());
       return events;
@@ -226,6 +303,7 @@ public final class FastGradientSign implements ExplanationMethod {
     }
 
     private ExplainEvent.Result result() {
+      boolean flipped = !Double.isNaN(upper);
       float[] image = context.image();
       float[] difference = new float[image.length];
       float[] importance = new float[spec.height() * spec.width()];
@@ -234,7 +312,12 @@ public final class FastGradientSign implements ExplanationMethod {
       values.put("flipped", Adversarial.indicator(flipped));
       values.put("l2", Adversarial.l2(image, best));
       values.put("iterations", 1.0);
-      values.put("epsilon", bestEpsilon);
+      values.put("epsilon", flipped ? upper : lower);
+      values.put("epsilon_lower", lower);
+      if (flipped) {
+        values.put("epsilon_upper", upper);
+      }
+      values.put("on_boundary", Adversarial.indicator(flipped && lower == 0));
       values.put("margin", bestMargin);
       values.put("candidates", (double) candidates);
       values.put("untargeted", Adversarial.indicator(goal.untargeted()));
