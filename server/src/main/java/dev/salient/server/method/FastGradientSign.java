@@ -39,7 +39,7 @@ public final class FastGradientSign implements ExplanationMethod {
   static final double SMALLEST_EPSILON = 1e-7;
 
   // With a grid too fine to cover much per pass, the downward search steps at least this much.
-  private static final double SMALLEST_DOWNWARD_RATIO = 1.2;
+  private static final double SMALLEST_DOWNWARD_RATIO = 1.1;
 
   static final Parameter<Double> EPSILON_MIN = Parameter.number("epsilon_min",
       "first grid eps, as a fraction of the pixel range; the search goes below it when it "
