@@ -13,7 +13,8 @@ head(features(x)) equals model(x) on random inputs.
     # cut at one of them
     python3 split_torchscript.py model.pt --input-shape 1,3,224,224 --at input.37 --out my-model/
 
-Works with torch 1.13 and later (it uses torch.jit.freeze and the TorchScript graph API only).
+Tried with torch 1.13 (Debian's python3-torch); it uses torch.jit.freeze and the TorchScript graph
+API only.
 """
 import argparse
 import os
