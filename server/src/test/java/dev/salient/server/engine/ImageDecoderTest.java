@@ -121,15 +121,15 @@ class ImageDecoderTest {
   }
 
   @Test
-  void uniformColourPngResizedToGreyKeepsShapeAndLuma() throws IOException {
+  void uniformColourPngResizedToGreyKeepsShapeAndPilsIntegerLuma() throws IOException {
     byte[] png = encode(filled(100, 60, BufferedImage.TYPE_INT_RGB, 0xc86432), "png");
 
     float[] actual = ImageDecoder.decode(png, unit(1, 28, 28));
 
     assertEquals(28 * 28, actual.length);
-    float luma = (0.299f * 200 + 0.587f * 100 + 0.114f * 50) / 255f;
+    // PIL's convert("L"): (200 * 19595 + 100 * 38470 + 50 * 7471 + 0x8000) >> 16 = 124.
     for (float v : actual) {
-      assertEquals(luma, v, 1e-5f);
+      assertEquals(124 / 255f, v, 1e-6f);
     }
   }
 
@@ -147,13 +147,27 @@ class ImageDecoderTest {
   }
 
   @Test
-  void shrinkingAveragesTheCoveredArea() throws IOException {
+  void shrinkingByDefaultUsesPilsAntialiasedBilinearFilter() throws IOException {
     byte[] png = encode(greyRow(30, 90, 150), "png");
 
     float[] actual = ImageDecoder.decode(png, spec(1, 1, 2, 0f, 255f));
 
-    // Output pixel 0 covers input [0, 1.5): (30 + 90 / 2) / 1.5; pixel 1 covers [1.5, 3).
-    assertArrayEquals(new float[] {50f, 130f}, actual, 1e-3f);
+    // The triangle is widened by the scale 1.5: pixel 0 weighs inputs 0 and 1 as 5/6 and 1/2,
+    // (25 + 45) / (4 / 3) = 52.5, rounded to 53 as PIL rounds; Image.resize gives [53, 128].
+    assertArrayEquals(new float[] {53f, 128f}, actual, 1e-4f);
+  }
+
+  @Test
+  void areaShrinkAveragesThePixelsWhoseCentresItsBoxCoversAsPilBoxDoes() throws IOException {
+    byte[] png = encode(greyRow(30, 90, 150), "png");
+    InputSpec area = spec(1, 1, 2, 0f, 255f).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.AREA, 0, Preprocessing.Crop.NONE, Preprocessing.ColorManagement.NONE));
+
+    float[] actual = ImageDecoder.decode(png, area);
+
+    // Box [0, 1.5) holds the centres 0.5 and 1.5 (the right edge counts), box [1.5, 3) only
+    // 2.5: PIL's Image.resize((2, 1), BOX) gives [60, 150].
+    assertArrayEquals(new float[] {60f, 150f}, actual, 1e-4f);
   }
 
   @Test
