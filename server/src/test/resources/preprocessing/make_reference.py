@@ -183,6 +183,20 @@ def main():
         {"resize": "bilinear", "crop": "none", "color_management": "icc_to_srgb"},
         to_chw(srgb))
 
+    # The same pixels as a PNG with the profile in an iCCP chunk (lossless, so "none" is exact).
+    jpeg.convert("RGB").save("adobe-rgb-48x32.png", icc_profile=profile)
+    png = Image.open("adobe-rgb-48x32.png")
+    assert png.info.get("icc_profile") == profile
+    add("icc-png-none", "adobe-rgb-48x32.png", 3, 32, 48,
+        {"resize": "bilinear", "crop": "none", "color_management": "none"},
+        to_chw(png.convert("RGB")))
+    srgb = ImageCms.profileToProfile(
+        png, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"),
+        renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB")
+    add("icc-png-to-srgb", "adobe-rgb-48x32.png", 3, 32, 48,
+        {"resize": "bilinear", "crop": "none", "color_management": "icc_to_srgb"},
+        to_chw(srgb))
+
     with open("cases.tsv", "w") as f:
         f.write("# case\timage\tchannels\theight\twidth\tpreprocessing\texpected\n")
         for case in cases:

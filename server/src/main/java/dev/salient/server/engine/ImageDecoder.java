@@ -3,7 +3,9 @@ package dev.salient.server.engine;
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.color.ColorSpace;
 import java.awt.color.ICC_ColorSpace;
+import java.awt.color.ICC_Profile;
 import java.awt.image.BufferedImage;
+import java.awt.image.ColorConvertOp;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
@@ -21,21 +23,41 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
+import java.util.zip.InflaterInputStream;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
+import org.w3c.dom.Node;
 
 /**
  * Turns what a client sends (an encoded image file or a raw float tensor) into model input: CHW
  * floats in the model's pixel range, before normalisation.
  *
- * <p>Encoded images of any size are stretched to the model's height and width (no crop, so nothing
- * the client sent is cut off): area averaging on an axis that shrinks, bilinear interpolation on
- * one that grows. Sample values are used as stored in the file (no gamma or ICC conversion), the
- * way PIL and torchvision read training data.
+ * <p>An encoded image goes through these steps, following the model's {@link Preprocessing}
+ * (docs/models.md, "What happens to an image"):
+ *
+ * <ol>
+ *   <li>Decoded (PNG, JPEG, BMP or GIF; at most {@link #MAX_PIXELS}). With colour management
+ *       "none" the samples are taken as stored, as PIL reads them: a JPEG's embedded ICC profile
+ *       is not applied (the JDK's JPEG reader would convert to sRGB by default, so it is given a
+ *       destination in the profile's own colour space). With "icc_to_srgb" the JDK converts from
+ *       the embedded profile to sRGB. Grey samples are never gamma-converted.
+ *   <li>Transparent pixels composited over black ({@link #ALPHA_BACKGROUND}).
+ *   <li>Converted to the model's channels: grey replicated to RGB, or RGB to grey with PIL's
+ *       integer luma ({@code convert("L")}: 0.299 R + 0.587 G + 0.114 B, rounded).
+ *   <li>Resized with the filter as PIL's {@code Image.resize} does (antialiased when shrinking;
+ *       8-bit images in PIL's fixed-point arithmetic, rounded to 8 bits after each pass, so the
+ *       result equals PIL's), either stretched to the model's height and width or with the short
+ *       side resized and the centre cropped, rounded as torchvision rounds. See {@link Resampler}.
+ *   <li>Scaled linearly from [0, 255] (or [0, 65535] for 16-bit files) to [pixelMin, pixelMax].
+ * </ol>
+ *
+ * <p>Mean/std normalisation is not done here: the engine applies it to every pass.
  */
 public final class ImageDecoder {
 
@@ -165,7 +187,10 @@ public final class ImageDecoder {
     try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
       ImageReader reader = findReader(in, encoded);
       try {
-        reader.setInput(in, true, true);
+        // Metadata is skipped unless it may hold an ICC profile to apply (a PNG's iCCP chunk).
+        boolean convertToSrgb =
+            spec.preprocessing().colorManagement() == Preprocessing.ColorManagement.ICC_TO_SRGB;
+        reader.setInput(in, true, !convertToSrgb);
         String format = reader.getFormatName().toUpperCase(Locale.ROOT);
         checkDimensions(reader, format, spec);
         boolean[] truncated = {false};
@@ -181,6 +206,13 @@ public final class ImageDecoder {
         if (truncated[0]) {
           throw new InvalidArgument(
               "image data ends early (truncated " + format + "): send the complete file");
+        }
+        if (convertToSrgb && format.equals("PNG")) {
+          // The JDK's PNG reader ignores an iCCP chunk; the JPEG reader applies its profile.
+          byte[] profile = pngProfile(reader);
+          if (profile != null) {
+            return toSrgb(image, profile);
+          }
         }
         return image;
       } finally {
@@ -281,6 +313,55 @@ public final class ImageDecoder {
               + "): send the complete, unmodified file",
           e);
     }
+  }
+
+  /** The ICC profile of a PNG's iCCP chunk, inflated; null when the file has none. */
+  private static byte[] pngProfile(ImageReader reader) throws IOException {
+    IIOMetadata metadata = reader.getImageMetadata(0);
+    Node root = metadata.getAsTree(metadata.getNativeMetadataFormatName());
+    for (Node node = root.getFirstChild(); node != null; node = node.getNextSibling()) {
+      if (node.getNodeName().equals("iCCP")
+          && node instanceof IIOMetadataNode chunk
+          && chunk.getUserObject() instanceof byte[] compressed) {
+        try (InflaterInputStream in =
+            new InflaterInputStream(new ByteArrayInputStream(compressed))) {
+          return in.readAllBytes();
+        } catch (IOException e) {
+          throw new InvalidArgument("the PNG's ICC profile (iCCP chunk) cannot be inflated: "
+              + detail(e) + ": send the file with a valid profile, or have the model use"
+              + " \"color_management\": \"none\"", e);
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@code image}, whose samples are in the colour space of {@code profile}, converted to 8-bit
+   * sRGB by LittleCMS (through the JDK). Only RGB profiles on RGB images are applied; grey images
+   * keep their samples.
+   */
+  private static BufferedImage toSrgb(BufferedImage image, byte[] profile) {
+    ICC_ColorSpace space;
+    try {
+      space = new ICC_ColorSpace(ICC_Profile.getInstance(profile));
+    } catch (IllegalArgumentException e) {
+      throw new InvalidArgument("the image's embedded ICC profile is damaged ("
+          + detail(e) + "): send the file with a valid profile, or have the model use"
+          + " \"color_management\": \"none\"", e);
+    }
+    if (space.getType() != ColorSpace.TYPE_RGB
+        || !(image.getColorModel() instanceof ComponentColorModel stored)
+        || stored.getNumColorComponents() != 3) {
+      return image;
+    }
+    ColorModel tagged = new ComponentColorModel(space, stored.hasAlpha(), false,
+        stored.getTransparency(), stored.getTransferType());
+    BufferedImage source = new BufferedImage(tagged, image.getRaster(), false, null);
+    BufferedImage srgb = new BufferedImage(image.getWidth(), image.getHeight(),
+        stored.hasAlpha() ? BufferedImage.TYPE_4BYTE_ABGR : BufferedImage.TYPE_3BYTE_BGR);
+    new ColorConvertOp(null).filter(source, srgb);
+    return srgb;
   }
 
   /**

@@ -119,6 +119,16 @@ class ImageDecoderPreprocessingTest {
   }
 
   @Test
+  void colourManagementNoneKeepsTheSamplesOfAPngWithAnIccpChunk() {
+    assertMatchesReference("icc-png-none", 0f);
+  }
+
+  @Test
+  void colourManagementIccToSrgbAppliesAPngsIccpChunkAsLittleCmsDoes() {
+    assertMatchesReference("icc-png-to-srgb", 2 * ONE_LEVEL);
+  }
+
+  @Test
   void colourManagementChangesTheResultOfAJpegWithANonSrgbProfile() {
     Case none = CASES.get("icc-none");
     Case converted = CASES.get("icc-to-srgb");

@@ -309,6 +309,52 @@ class ImageDecoderTest {
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
   }
 
+  /** {@code png} with an iCCP chunk holding {@code profile} inserted after its IHDR chunk. */
+  private static byte[] withIccpChunk(byte[] png, byte[] profile) {
+    ByteArrayOutputStream deflated = new ByteArrayOutputStream();
+    try (var out = new java.util.zip.DeflaterOutputStream(deflated)) {
+      out.write(profile);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    byte[] name = "test\0\0".getBytes(StandardCharsets.US_ASCII);
+    ByteBuffer chunk = ByteBuffer.allocate(4 + name.length + deflated.size());
+    chunk.put("iCCP".getBytes(StandardCharsets.US_ASCII)).put(name).put(deflated.toByteArray());
+    CRC32 crc = new CRC32();
+    crc.update(chunk.array());
+    int afterIhdr = 8 + 4 + 17 + 4;
+    ByteBuffer out = ByteBuffer.allocate(png.length + 4 + chunk.capacity() + 4);
+    out.put(png, 0, afterIhdr).putInt(chunk.capacity() - 4).put(chunk.array())
+        .putInt((int) crc.getValue()).put(png, afterIhdr, png.length - afterIhdr);
+    return out.array();
+  }
+
+  @Test
+  void damagedIccProfileIsRejectedWhenConvertingToSrgb() throws IOException {
+    byte[] png = withIccpChunk(encode(filled(4, 4, BufferedImage.TYPE_INT_RGB, 0x336699), "png"),
+        "not an ICC profile".getBytes(StandardCharsets.US_ASCII));
+    InputSpec converting = unit(3, 4, 4).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.BILINEAR, 0, Preprocessing.Crop.NONE,
+        Preprocessing.ColorManagement.ICC_TO_SRGB));
+
+    InvalidArgument e =
+        assertThrows(InvalidArgument.class, () -> ImageDecoder.decode(png, converting));
+
+    assertTrue(e.getMessage().contains("ICC profile is damaged"), e.getMessage());
+    assertTrue(e.getMessage().contains("\"color_management\": \"none\""), e.getMessage());
+  }
+
+  @Test
+  void damagedIccProfileIsIgnoredWithColourManagementNone() throws IOException {
+    byte[] png = withIccpChunk(encode(filled(4, 4, BufferedImage.TYPE_INT_RGB, 0x336699), "png"),
+        "not an ICC profile".getBytes(StandardCharsets.US_ASCII));
+
+    float[] actual = ImageDecoder.decode(png, unit(3, 4, 4));
+
+    assertEquals(0x33 / 255f, actual[0], 1e-6f);
+    assertEquals(0x99 / 255f, actual[2 * 16], 1e-6f);
+  }
+
   @Test
   void truncatedJpegIsRejected() throws IOException {
     byte[] jpeg = encode(greyRamp(64, 64), "jpeg");
