@@ -418,7 +418,7 @@ public final class ImageDecoder {
     int plane = outH * outW;
     int[] sums = new int[eightBit ? channels * plane : 0];
     double[] sumsDeep = new double[eightBit ? 0 : channels * plane];
-    java.util.Arrays.fill(sums, Resampler.HALF);
+    Arrays.fill(sums, Resampler.HALF);
     int firstOpen = 0;
     for (int y = ky.first[0]; y < ky.end(outH - 1); y++) {
       source.read(y, colour, alpha);
@@ -480,15 +480,16 @@ public final class ImageDecoder {
         return new Geometry(spec.width(), spec.height(), 0, 0);
       }
       int side = steps.resizeShortSide();
-      int resizedW;
-      int resizedH;
-      if (srcW <= srcH) {
-        resizedW = side;
-        resizedH = (int) ((double) ((long) side * srcH) / srcW);
-      } else {
-        resizedH = side;
-        resizedW = (int) ((double) ((long) side * srcW) / srcH);
+      long longSide = (long) ((double) ((long) side * Math.max(srcW, srcH)) / Math.min(srcW, srcH));
+      if (longSide > MAX_PIXELS) {
+        throw new InvalidArgument(String.format(Locale.ROOT,
+            "image is %dx%d pixels: resizing its short side to %d (the model's"
+                + " resize_short_side) makes the long side %d pixels, over the limit of %d:"
+                + " crop the image closer to the model's aspect ratio (%dx%d) before sending",
+            srcW, srcH, side, longSide, MAX_PIXELS, spec.width(), spec.height()));
       }
+      int resizedW = srcW <= srcH ? side : (int) longSide;
+      int resizedH = srcW <= srcH ? (int) longSide : side;
       // Python's round() rounds halves to even, as Math.rint does.
       int top = (int) Math.rint((resizedH - spec.height()) / 2.0);
       int left = (int) Math.rint((resizedW - spec.width()) / 2.0);

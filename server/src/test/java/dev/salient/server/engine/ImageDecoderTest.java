@@ -379,6 +379,20 @@ class ImageDecoderTest {
   }
 
   @Test
+  void centreCropOfAnImageTooElongatedToResizeIsRejected() throws IOException {
+    byte[] png = encode(new BufferedImage(200_000, 1, BufferedImage.TYPE_BYTE_GRAY), "png");
+    InputSpec cropping = unit(1, 8, 8).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.BILINEAR, 256, Preprocessing.Crop.CENTER,
+        Preprocessing.ColorManagement.NONE));
+
+    InvalidArgument e =
+        assertThrows(InvalidArgument.class, () -> ImageDecoder.decode(png, cropping));
+
+    assertTrue(e.getMessage().contains("long side 51200000 pixels"), e.getMessage());
+    assertTrue(e.getMessage().contains("crop the image closer"), e.getMessage());
+  }
+
+  @Test
   void zeroSizeImageIsRejected() {
     byte[] empty = pngHeaderOnly(0, 5);
 
