@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the test images and the PIL/torchvision reference outputs for ImageDecoderPreprocessingTest.
+"""Writes the test images and the PIL/torchvision reference outputs of
+ImageDecoderPreprocessingTest.
 
 Run from this directory with Debian's Python (PIL 9.4, torch 1.13, torchvision 0.14):
 
@@ -34,7 +35,8 @@ def test_pattern(width, height, seed, mode="RGB"):
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
     r = np.where((x // 3) % 2 == 0, 230, 20)
-    g = np.where((x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2, 250, 10)
+    disc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2
+    g = np.where(disc, 250, 10)
     b = np.where(((x // 5) + (y // 5)) % 2 == 0, 200, 40) * (x / width) + 55 * (y / height)
     rgb = np.stack([r, g, b], axis=-1).astype(np.float64)
     rgb += rng.uniform(-40, 40, size=rgb.shape)
