@@ -55,6 +55,13 @@ final class JsonReplies {
     m.getStdList().forEach(std::add);
     ArrayNode labels = o.putArray("labels");
     m.getLabelsList().forEach(labels::add);
+    if (m.hasPreprocessing()) {
+      ObjectNode preprocessing = o.putObject("preprocessing");
+      preprocessing.put("resize", m.getPreprocessing().getResize());
+      preprocessing.put("resize_short_side", m.getPreprocessing().getResizeShortSide());
+      preprocessing.put("crop", m.getPreprocessing().getCrop());
+      preprocessing.put("color_management", m.getPreprocessing().getColorManagement());
+    }
     ObjectNode metrics = o.putObject("metrics");
     m.getMetricsMap().forEach(metrics::put);
     ArrayNode methods = o.putArray("methods");

@@ -6,6 +6,7 @@ import dev.salient.grpc.ListModelsResponse;
 import dev.salient.grpc.MethodInfo;
 import dev.salient.grpc.ModelInfo;
 import dev.salient.grpc.ParameterInfo;
+import dev.salient.grpc.Preprocessing;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -75,6 +76,15 @@ final class ModelsCommand extends ClientCommand {
     }
   }
 
+  /** One line: how an encoded image becomes the model's input (model.json's names). */
+  static String preprocessing(Preprocessing p) {
+    String geometry = p.getCrop().equals("center")
+        ? "short side resized to " + p.getResizeShortSide() + ", centre crop"
+        : "stretched to the input size";
+    return p.getResize() + " resize, " + geometry + ", color management "
+        + p.getColorManagement();
+  }
+
   private static void printDescription(ModelInfo m, PrintWriter out) {
     out.println("model        " + m.getName() + (m.getIsDefault() ? " (default)" : ""));
     out.println("description  " + m.getDescription());
@@ -87,6 +97,9 @@ final class ModelsCommand extends ClientCommand {
         Text.number(m.getPixelMax()),
         m.getMeanList(),
         m.getStdList());
+    if (m.hasPreprocessing()) {
+      out.println("images       " + preprocessing(m.getPreprocessing()));
+    }
     if (m.getMetricsCount() > 0) {
       out.println("metrics      " + Text.values(m.getMetricsMap()));
     }

@@ -2,7 +2,10 @@ package dev.salient.server.engine;
 
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.color.ColorSpace;
+import java.awt.color.ICC_ColorSpace;
+import java.awt.color.ICC_Profile;
 import java.awt.image.BufferedImage;
+import java.awt.image.ColorConvertOp;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
@@ -20,19 +23,41 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
+import java.util.zip.InflaterInputStream;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
+import org.w3c.dom.Node;
 
 /**
  * Turns what a client sends (an encoded image file or a raw float tensor) into model input: CHW
  * floats in the model's pixel range, before normalisation.
  *
- * <p>Encoded images of any size are stretched to the model's height and width (no crop, so nothing
- * the client sent is cut off): area averaging on an axis that shrinks, bilinear interpolation on
- * one that grows. Sample values are used as stored in the file (no gamma or ICC conversion), the
- * way PIL and torchvision read training data.
+ * <p>An encoded image goes through these steps, following the model's {@link Preprocessing}
+ * (docs/models.md, "What happens to an image"):
+ *
+ * <ol>
+ *   <li>Decoded (PNG, JPEG, BMP or GIF; at most {@link #MAX_PIXELS}). With colour management
+ *       "none" the samples are taken as stored, as PIL reads them: a JPEG's embedded ICC profile
+ *       is not applied (the JDK's JPEG reader would convert to sRGB by default, so it is given a
+ *       destination in the profile's own colour space). With "icc_to_srgb" the JDK converts from
+ *       the embedded profile to sRGB. Grey samples are never gamma-converted.
+ *   <li>Transparent pixels composited over black ({@link #ALPHA_BACKGROUND}).
+ *   <li>Converted to the model's channels: grey replicated to RGB, or RGB to grey with PIL's
+ *       integer luma ({@code convert("L")}: 0.299 R + 0.587 G + 0.114 B, rounded).
+ *   <li>Resized with the filter as PIL's {@code Image.resize} does (antialiased when shrinking;
+ *       8-bit images in PIL's fixed-point arithmetic, rounded to 8 bits after each pass, so the
+ *       result equals PIL's), either stretched to the model's height and width or with the short
+ *       side resized and the centre cropped, rounded as torchvision rounds. See {@link Resampler}.
+ *   <li>Scaled linearly from [0, 255] (or [0, 65535] for 16-bit files) to [pixelMin, pixelMax].
+ * </ol>
+ *
+ * <p>Mean/std normalisation is not done here: the engine applies it to every pass.
  */
 public final class ImageDecoder {
 
@@ -162,7 +187,10 @@ public final class ImageDecoder {
     try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
       ImageReader reader = findReader(in, encoded);
       try {
-        reader.setInput(in, true, true);
+        // Metadata is skipped unless it may hold an ICC profile to apply (a PNG's iCCP chunk).
+        boolean convertToSrgb =
+            spec.preprocessing().colorManagement() == Preprocessing.ColorManagement.ICC_TO_SRGB;
+        reader.setInput(in, true, !convertToSrgb);
         String format = reader.getFormatName().toUpperCase(Locale.ROOT);
         checkDimensions(reader, format, spec);
         boolean[] truncated = {false};
@@ -173,10 +201,18 @@ public final class ImageDecoder {
                 truncated[0] = true;
               }
             });
-        BufferedImage image = readPixels(reader, format);
+        BufferedImage image =
+            readPixels(reader, format, spec.preprocessing().colorManagement());
         if (truncated[0]) {
           throw new InvalidArgument(
               "image data ends early (truncated " + format + "): send the complete file");
+        }
+        if (convertToSrgb && format.equals("PNG")) {
+          // The JDK's PNG reader ignores an iCCP chunk; the JPEG reader applies its profile.
+          byte[] profile = pngProfile(reader);
+          if (profile != null) {
+            return toSrgb(image, profile);
+          }
         }
         return image;
       } finally {
@@ -253,8 +289,19 @@ public final class ImageDecoder {
     }
   }
 
-  private static BufferedImage readPixels(ImageReader reader, String format) {
+  private static BufferedImage readPixels(
+      ImageReader reader, String format, Preprocessing.ColorManagement colorManagement) {
     try {
+      if (colorManagement == Preprocessing.ColorManagement.NONE) {
+        ImageTypeSpecifier embedded = embeddedProfileType(reader);
+        if (embedded != null) {
+          // A destination in the profile's own colour space stops the JPEG reader converting.
+          ImageReadParam param = reader.getDefaultReadParam();
+          param.setDestination(
+              embedded.createBufferedImage(reader.getWidth(0), reader.getHeight(0)));
+          return reader.read(0, param);
+        }
+      }
       return reader.read(0);
     } catch (IOException | RuntimeException e) {
       // Decoders throw assorted unchecked exceptions (index, argument, state) on corrupt data.
@@ -268,70 +315,203 @@ public final class ImageDecoder {
     }
   }
 
-  /** Composites, converts channels and resizes in one pass over the source rows. */
+  /** The ICC profile of a PNG's iCCP chunk, inflated; null when the file has none. */
+  private static byte[] pngProfile(ImageReader reader) throws IOException {
+    IIOMetadata metadata = reader.getImageMetadata(0);
+    Node root = metadata.getAsTree(metadata.getNativeMetadataFormatName());
+    for (Node node = root.getFirstChild(); node != null; node = node.getNextSibling()) {
+      if (node.getNodeName().equals("iCCP")
+          && node instanceof IIOMetadataNode chunk
+          && chunk.getUserObject() instanceof byte[] compressed) {
+        try (InflaterInputStream in =
+            new InflaterInputStream(new ByteArrayInputStream(compressed))) {
+          return in.readAllBytes();
+        } catch (IOException e) {
+          throw new InvalidArgument("the PNG's ICC profile (iCCP chunk) cannot be inflated: "
+              + detail(e) + ": send the file with a valid profile, or have the model use"
+              + " \"color_management\": \"none\"", e);
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * {@code image}, whose samples are in the colour space of {@code profile}, converted to 8-bit
+   * sRGB by LittleCMS (through the JDK). Only RGB profiles on RGB images are applied; grey images
+   * keep their samples.
+   */
+  private static BufferedImage toSrgb(BufferedImage image, byte[] profile) {
+    ICC_ColorSpace space;
+    try {
+      space = new ICC_ColorSpace(ICC_Profile.getInstance(profile));
+    } catch (IllegalArgumentException e) {
+      throw new InvalidArgument("the image's embedded ICC profile is damaged ("
+          + detail(e) + "): send the file with a valid profile, or have the model use"
+          + " \"color_management\": \"none\"", e);
+    }
+    if (space.getType() != ColorSpace.TYPE_RGB
+        || !(image.getColorModel() instanceof ComponentColorModel stored)
+        || stored.getNumColorComponents() != 3) {
+      return image;
+    }
+    ColorModel tagged = new ComponentColorModel(space, stored.hasAlpha(), false,
+        stored.getTransparency(), stored.getTransferType());
+    BufferedImage source = new BufferedImage(tagged, image.getRaster(), false, null);
+    BufferedImage srgb = new BufferedImage(image.getWidth(), image.getHeight(),
+        stored.hasAlpha() ? BufferedImage.TYPE_4BYTE_ABGR : BufferedImage.TYPE_3BYTE_BGR);
+    new ColorConvertOp(null).filter(source, srgb);
+    return srgb;
+  }
+
+  /**
+   * The image type in the colour space of a profile embedded in the file, if the reader offers
+   * one besides its default: the JPEG reader does, and by default converts from it to sRGB.
+   */
+  private static ImageTypeSpecifier embeddedProfileType(ImageReader reader) throws IOException {
+    Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+    if (!types.hasNext()) {
+      return null;
+    }
+    ColorModel standard = types.next().getColorModel();
+    if (!standard.getColorSpace().isCS_sRGB()) {
+      return null;
+    }
+    while (types.hasNext()) {
+      ImageTypeSpecifier type = types.next();
+      ColorSpace space = type.getColorModel().getColorSpace();
+      if (space instanceof ICC_ColorSpace
+          && space.getType() == ColorSpace.TYPE_RGB
+          && !space.isCS_sRGB()
+          && type.getNumComponents() == standard.getNumComponents()) {
+        return type;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Composites alpha, converts channels, resizes and crops in one pass over the source rows: each
+   * row is resampled horizontally (rounded to 8 bits for 8-bit images, as PIL does) and added into
+   * every output row whose filter covers it, so memory stays at one source row plus the output.
+   */
   private static float[] resample(BufferedImage image, InputSpec spec) {
+    Preprocessing steps = spec.preprocessing();
     int srcW = image.getWidth();
     int srcH = image.getHeight();
     int outW = spec.width();
     int outH = spec.height();
     int channels = spec.channels();
-    RowSource source = RowSource.of(image);
-    Kernel kx = Kernel.of(srcW, outW);
-    Kernel ky = Kernel.of(srcH, outH);
-    float[][] colour = new float[source.colours][srcW];
-    float[] alpha = new float[srcW];
-    float[][] row = new float[channels][srcW];
-    float[][] narrow = new float[channels][outW];
-    float[] acc = new float[channels * outH * outW];
+    Geometry geometry = Geometry.of(srcW, srcH, spec);
+    Resampler.Axis kx =
+        Resampler.axis(steps.resize(), srcW, geometry.resizedWidth, geometry.left, outW);
+    Resampler.Axis ky =
+        Resampler.axis(steps.resize(), srcH, geometry.resizedHeight, geometry.top, outH);
+    RowSource source =
+        RowSource.of(image, steps.colorManagement() == Preprocessing.ColorManagement.ICC_TO_SRGB);
+    boolean eightBit = source.maxValue == 255;
+    int[][] colour = new int[source.colours][srcW];
+    int[] alpha = new int[srcW];
+    int[][] row = new int[channels][srcW];
+    int[] narrow = new int[outW];
+    double[] narrowDeep = new double[outW];
+    int plane = outH * outW;
+    int[] sums = new int[eightBit ? channels * plane : 0];
+    double[] sumsDeep = new double[eightBit ? 0 : channels * plane];
+    Arrays.fill(sums, Resampler.HALF);
     int firstOpen = 0;
-    for (int y = 0; y < srcH; y++) {
+    for (int y = ky.first[0]; y < ky.end(outH - 1); y++) {
       source.read(y, colour, alpha);
-      toModelChannels(colour, source.hasAlpha ? alpha : null, row);
-      for (int c = 0; c < channels; c++) {
-        kx.apply(row[c], narrow[c]);
-      }
+      toModelChannels(colour, source.hasAlpha ? alpha : null, source.maxValue, row);
       while (firstOpen < outH && ky.end(firstOpen) <= y) {
         firstOpen++;
       }
-      for (int j = firstOpen; j < outH && ky.start[j] <= y; j++) {
-        float wy = ky.weight(j, y);
-        if (wy == 0) {
-          continue;
+      for (int c = 0; c < channels; c++) {
+        for (int x = 0; x < outW; x++) {
+          if (eightBit) {
+            narrow[x] = kx.apply8(row[c], x);
+          } else {
+            narrowDeep[x] = kx.apply(row[c], x);
+          }
         }
-        for (int c = 0; c < channels; c++) {
-          int base = (c * outH + j) * outW;
-          float[] src = narrow[c];
-          for (int x = 0; x < outW; x++) {
-            acc[base + x] += wy * src[x];
+        for (int j = firstOpen; j < outH && ky.first[j] <= y; j++) {
+          int k = y - ky.first[j];
+          if (k >= ky.weights[j].length) {
+            continue;
+          }
+          int base = c * plane + j * outW;
+          if (eightBit) {
+            int weight = ky.fixed[j][k];
+            for (int x = 0; x < outW; x++) {
+              sums[base + x] += narrow[x] * weight;
+            }
+          } else {
+            double weight = ky.weights[j][k];
+            for (int x = 0; x < outW; x++) {
+              sumsDeep[base + x] += narrowDeep[x] * weight;
+            }
           }
         }
       }
     }
+    float[] out = new float[channels * plane];
     double min = spec.pixelMin();
     double span = (double) spec.pixelMax() - min;
-    for (int i = 0; i < acc.length; i++) {
-      // Weights sum to 1 only up to rounding; clamp so the result never leaves the range.
-      double v = Math.min(1.0, Math.max(0.0, acc[i]));
-      acc[i] = (float) (min + v * span);
+    for (int i = 0; i < out.length; i++) {
+      // Deep images are not rounded between passes, so clamp what negative lobes push outside.
+      double level = eightBit
+          ? Resampler.clip8(sums[i]) / 255.0
+          : Math.min(1.0, Math.max(0.0, sumsDeep[i] / source.maxValue));
+      out[i] = (float) (min + level * span);
     }
-    return acc;
+    return out;
   }
 
-  /** Source colour (1 or 3 components) and alpha in [0, 1] to the model's channels. */
-  private static void toModelChannels(float[][] colour, float[] alpha, float[][] out) {
+  /**
+   * Where the model's input lies in the resized image: the whole of it when stretching, or the
+   * centre after resizing the short side, rounded exactly as torchvision's {@code resize} and
+   * {@code center_crop} round (the long side truncated, the offsets rounded half to even).
+   */
+  record Geometry(int resizedWidth, int resizedHeight, int left, int top) {
+
+    static Geometry of(int srcW, int srcH, InputSpec spec) {
+      Preprocessing steps = spec.preprocessing();
+      if (steps.crop() == Preprocessing.Crop.NONE) {
+        return new Geometry(spec.width(), spec.height(), 0, 0);
+      }
+      int side = steps.resizeShortSide();
+      long longSide = (long) ((double) ((long) side * Math.max(srcW, srcH)) / Math.min(srcW, srcH));
+      if (longSide > MAX_PIXELS) {
+        throw new InvalidArgument(String.format(Locale.ROOT,
+            "image is %dx%d pixels: resizing its short side to %d (the model's"
+                + " resize_short_side) makes the long side %d pixels, over the limit of %d:"
+                + " crop the image closer to the model's aspect ratio (%dx%d) before sending",
+            srcW, srcH, side, longSide, MAX_PIXELS, spec.width(), spec.height()));
+      }
+      int resizedW = srcW <= srcH ? side : (int) longSide;
+      int resizedH = srcW <= srcH ? (int) longSide : side;
+      // Python's round() rounds halves to even, as Math.rint does.
+      int top = (int) Math.rint((resizedH - spec.height()) / 2.0);
+      int left = (int) Math.rint((resizedW - spec.width()) / 2.0);
+      return new Geometry(resizedW, resizedH, left, top);
+    }
+  }
+
+  /**
+   * Source colour (1 or 3 components) and alpha, integers up to {@code max}, to the model's
+   * channels; grey from colour with PIL's integer luma (ITU-R 601-2, as {@code convert("L")}).
+   */
+  private static void toModelChannels(int[][] colour, int[] alpha, int max, int[][] out) {
     int n = out[0].length;
     if (out.length == 1) {
       if (colour.length == 1) {
         System.arraycopy(colour[0], 0, out[0], 0, n);
       } else {
-        float[] r = colour[0];
-        float[] g = colour[1];
-        float[] b = colour[2];
+        int[] r = colour[0];
+        int[] g = colour[1];
+        int[] b = colour[2];
         for (int x = 0; x < n; x++) {
-          out[0][x] =
-              r[x] == g[x] && g[x] == b[x]
-                  ? r[x]
-                  : (float) (0.299 * r[x] + 0.587 * g[x] + 0.114 * b[x]);
+          out[0][x] = (int) ((r[x] * 19595L + g[x] * 38470L + b[x] * 7471L + 0x8000) >> 16);
         }
       }
     } else {
@@ -342,9 +522,11 @@ public final class ImageDecoder {
     if (alpha != null) {
       // Over black because Fashion-MNIST-style data is light objects on black: a transparent
       // background then looks like training data rather than a white frame the model never saw.
-      for (float[] channel : out) {
+      long background = Math.round(ALPHA_BACKGROUND * max);
+      for (int[] channel : out) {
         for (int x = 0; x < n; x++) {
-          channel[x] = channel[x] * alpha[x] + ALPHA_BACKGROUND * (1 - alpha[x]);
+          long a = alpha[x];
+          channel[x] = (int) ((channel[x] * a + background * (max - a) + max / 2) / max);
         }
       }
     }
@@ -376,19 +558,24 @@ public final class ImageDecoder {
         + ")";
   }
 
-  /** Reads one row of a decoded image as colour components and alpha, each in [0, 1]. */
+  /**
+   * Reads one row of a decoded image as integer colour components and alpha, from 0 to {@code
+   * maxValue}: 255 for 8-bit images (resampled as PIL resamples them), 65535 for deeper ones.
+   */
   private abstract static class RowSource {
     final int colours;
     final boolean hasAlpha;
+    final int maxValue;
 
-    RowSource(int colours, boolean hasAlpha) {
+    RowSource(int colours, boolean hasAlpha, int maxValue) {
       this.colours = colours;
       this.hasAlpha = hasAlpha;
+      this.maxValue = maxValue;
     }
 
-    abstract void read(int y, float[][] colour, float[] alpha);
+    abstract void read(int y, int[][] colour, int[] alpha);
 
-    static RowSource of(BufferedImage image) {
+    static RowSource of(BufferedImage image, boolean convertToSrgb) {
       ColorModel model = image.getColorModel();
       if (model.isAlphaPremultiplied()) {
         image.coerceData(false);
@@ -397,10 +584,13 @@ public final class ImageDecoder {
       if (model instanceof IndexColorModel palette) {
         return new PaletteRows(image.getRaster(), palette);
       }
-      int type = model.getColorSpace().getType();
+      ColorSpace space = model.getColorSpace();
+      int type = space.getType();
       int transfer = model.getTransferType();
+      boolean storedSamplesWanted = type == ColorSpace.TYPE_GRAY
+          || (type == ColorSpace.TYPE_RGB && (space.isCS_sRGB() || !convertToSrgb));
       if (model instanceof ComponentColorModel
-          && (type == ColorSpace.TYPE_GRAY || type == ColorSpace.TYPE_RGB)
+          && storedSamplesWanted
           && (transfer == DataBuffer.TYPE_BYTE || transfer == DataBuffer.TYPE_USHORT)) {
         return new SampleRows(image.getRaster(), model);
       }
@@ -409,39 +599,56 @@ public final class ImageDecoder {
   }
 
   /**
-   * Raw samples of grey or RGB images, 8 or 16 bits; avoids the JDK's colour conversion, which
-   * treats grey samples as linear light and brightens them.
+   * Stored samples of grey or RGB images, 8 or 16 bits, whatever colour space the colour model
+   * names; avoids the JDK's colour conversion, which treats grey samples as linear light and
+   * brightens them, and which would apply an ICC profile.
    */
   private static final class SampleRows extends RowSource {
     private final Raster raster;
     private final int bands;
-    private final double[] scale;
+    private final int[] bits;
     private final int[] buffer;
 
     SampleRows(Raster raster, ColorModel model) {
-      super(model.getNumColorComponents(), model.hasAlpha());
+      super(model.getNumColorComponents(), model.hasAlpha(), maxValue(model));
       this.raster = raster;
       this.bands = raster.getNumBands();
-      this.scale = new double[bands];
+      this.bits = new int[bands];
       for (int b = 0; b < bands; b++) {
-        scale[b] = 1.0 / ((1L << model.getComponentSize(b)) - 1);
+        bits[b] = model.getComponentSize(b);
       }
       this.buffer = new int[raster.getWidth() * bands];
     }
 
+    private static int maxValue(ColorModel model) {
+      for (int size : model.getComponentSize()) {
+        if (size != 8) {
+          return 65535;
+        }
+      }
+      return 255;
+    }
+
     @Override
-    void read(int y, float[][] colour, float[] alpha) {
+    void read(int y, int[][] colour, int[] alpha) {
       int w = raster.getWidth();
       raster.getPixels(raster.getMinX(), raster.getMinY() + y, w, 1, buffer);
       for (int x = 0; x < w; x++) {
         int p = x * bands;
         for (int c = 0; c < colours; c++) {
-          colour[c][x] = (float) (buffer[p + c] * scale[c]);
+          colour[c][x] = scaled(buffer[p + c], bits[c]);
         }
         if (hasAlpha) {
-          alpha[x] = (float) (buffer[p + colours] * scale[colours]);
+          alpha[x] = scaled(buffer[p + colours], bits[colours]);
         }
       }
+    }
+
+    private int scaled(int sample, int bitCount) {
+      int sampleMax = (1 << bitCount) - 1;
+      return sampleMax == maxValue
+          ? sample
+          : (int) Math.round(sample * (double) maxValue / sampleMax);
     }
   }
 
@@ -452,120 +659,50 @@ public final class ImageDecoder {
     private final int[] buffer;
 
     PaletteRows(Raster raster, IndexColorModel palette) {
-      super(3, palette.hasAlpha());
+      super(3, palette.hasAlpha(), 255);
       this.raster = raster;
       this.palette = palette;
       this.buffer = new int[raster.getWidth()];
     }
 
     @Override
-    void read(int y, float[][] colour, float[] alpha) {
+    void read(int y, int[][] colour, int[] alpha) {
       int w = raster.getWidth();
       raster.getSamples(raster.getMinX(), raster.getMinY() + y, w, 1, 0, buffer);
       for (int x = 0; x < w; x++) {
-        int argb = palette.getRGB(buffer[x]);
-        colour[0][x] = ((argb >> 16) & 0xff) / 255f;
-        colour[1][x] = ((argb >> 8) & 0xff) / 255f;
-        colour[2][x] = (argb & 0xff) / 255f;
-        alpha[x] = (argb >>> 24) / 255f;
-      }
-    }
-  }
-
-  /** Anything else (packed BMP pixels, other colour spaces), converted to sRGB by the JDK. */
-  private static final class ArgbRows extends RowSource {
-    private final BufferedImage image;
-    private final int[] buffer;
-
-    ArgbRows(BufferedImage image) {
-      super(3, image.getColorModel().hasAlpha());
-      this.image = image;
-      this.buffer = new int[image.getWidth()];
-    }
-
-    @Override
-    void read(int y, float[][] colour, float[] alpha) {
-      int w = image.getWidth();
-      image.getRGB(0, y, w, 1, buffer, 0, w);
-      for (int x = 0; x < w; x++) {
-        int argb = buffer[x];
-        colour[0][x] = ((argb >> 16) & 0xff) / 255f;
-        colour[1][x] = ((argb >> 8) & 0xff) / 255f;
-        colour[2][x] = (argb & 0xff) / 255f;
-        alpha[x] = (argb >>> 24) / 255f;
+        unpack(palette.getRGB(buffer[x]), x, colour, alpha);
       }
     }
   }
 
   /**
-   * One-axis resampling weights: output {@code j} is the weighted sum of inputs {@code start[j]}
-   * onwards. Area averaging when shrinking, bilinear (pixel centres aligned) when growing.
+   * Anything else (packed BMP pixels, colour spaces other than grey and RGB, and RGB spaces other
+   * than sRGB when converting), converted to 8-bit sRGB by the JDK.
    */
-  private static final class Kernel {
-    final int[] start;
-    final float[][] weights;
+  private static final class ArgbRows extends RowSource {
+    private final BufferedImage image;
+    private final int[] buffer;
 
-    private Kernel(int[] start, float[][] weights) {
-      this.start = start;
-      this.weights = weights;
+    ArgbRows(BufferedImage image) {
+      super(3, image.getColorModel().hasAlpha(), 255);
+      this.image = image;
+      this.buffer = new int[image.getWidth()];
     }
 
-    static Kernel of(int src, int dst) {
-      int[] start = new int[dst];
-      float[][] weights = new float[dst][];
-      double ratio = (double) src / dst;
-      for (int j = 0; j < dst; j++) {
-        if (src == dst) {
-          start[j] = j;
-          weights[j] = new float[] {1f};
-        } else if (src > dst) {
-          double lo = j * ratio;
-          double hi = Math.min(src, (j + 1) * ratio);
-          int first = (int) Math.floor(lo);
-          int end = Math.min(src, (int) Math.ceil(hi));
-          start[j] = first;
-          weights[j] = new float[end - first];
-          for (int i = first; i < end; i++) {
-            weights[j][i - first] = (float) ((Math.min(i + 1, hi) - Math.max(i, lo)) / ratio);
-          }
-        } else {
-          double centre = (j + 0.5) * ratio - 0.5;
-          if (centre <= 0) {
-            start[j] = 0;
-            weights[j] = new float[] {1f};
-          } else if (centre >= src - 1) {
-            start[j] = src - 1;
-            weights[j] = new float[] {1f};
-          } else {
-            int i = (int) Math.floor(centre);
-            float f = (float) (centre - i);
-            start[j] = i;
-            weights[j] = new float[] {1 - f, f};
-          }
-        }
-      }
-      return new Kernel(start, weights);
-    }
-
-    int end(int j) {
-      return start[j] + weights[j].length;
-    }
-
-    float weight(int j, int i) {
-      int k = i - start[j];
-      return k >= 0 && k < weights[j].length ? weights[j][k] : 0f;
-    }
-
-    void apply(float[] in, float[] out) {
-      for (int j = 0; j < out.length; j++) {
-        float[] w = weights[j];
-        int s = start[j];
-        float sum = 0;
-        for (int k = 0; k < w.length; k++) {
-          sum += w[k] * in[s + k];
-        }
-        out[j] = sum;
+    @Override
+    void read(int y, int[][] colour, int[] alpha) {
+      int w = image.getWidth();
+      image.getRGB(0, y, w, 1, buffer, 0, w);
+      for (int x = 0; x < w; x++) {
+        unpack(buffer[x], x, colour, alpha);
       }
     }
+  }
+
+  private static void unpack(int argb, int x, int[][] colour, int[] alpha) {
+    colour[0][x] = (argb >> 16) & 0xff;
+    colour[1][x] = (argb >> 8) & 0xff;
+    colour[2][x] = argb & 0xff;
+    alpha[x] = argb >>> 24;
   }
 }

@@ -7,10 +7,18 @@ import java.util.Arrays;
  * normalised inside the engine as (x - mean[c]) / std[c].
  *
  * <p>All methods work in this pixel space (before normalisation), so gradients, clipping and maps
- * refer to the image a person sees.
+ * refer to the image a person sees. {@code preprocessing} says how an encoded image is brought to
+ * [C, H, W] in the first place.
  */
 public record InputSpec(
-    int channels, int height, int width, float pixelMin, float pixelMax, float[] mean, float[] std) {
+    int channels,
+    int height,
+    int width,
+    float pixelMin,
+    float pixelMax,
+    float[] mean,
+    float[] std,
+    Preprocessing preprocessing) {
 
   /** Validates the spec; a bad model package fails here with a message naming the field. */
   public InputSpec {
@@ -31,8 +39,24 @@ public record InputSpec(
         throw new IllegalArgumentException("std values must be positive");
       }
     }
+    if (preprocessing == null) {
+      throw new IllegalArgumentException("preprocessing must be set (Preprocessing.DEFAULT)");
+    }
+    preprocessing.checkFits(height, width);
     mean = mean.clone();
     std = std.clone();
+  }
+
+  /** A spec with {@link Preprocessing#DEFAULT}. */
+  public InputSpec(
+      int channels, int height, int width, float pixelMin, float pixelMax, float[] mean,
+      float[] std) {
+    this(channels, height, width, pixelMin, pixelMax, mean, std, Preprocessing.DEFAULT);
+  }
+
+  /** This spec with {@code preprocessing} instead of its own. */
+  public InputSpec withPreprocessing(Preprocessing preprocessing) {
+    return new InputSpec(channels, height, width, pixelMin, pixelMax, mean, std, preprocessing);
   }
 
   /** Number of floats in one image: C * H * W. */
@@ -64,14 +88,16 @@ public record InputSpec(
         && pixelMin == s.pixelMin
         && pixelMax == s.pixelMax
         && Arrays.equals(mean, s.mean)
-        && Arrays.equals(std, s.std);
+        && Arrays.equals(std, s.std)
+        && preprocessing.equals(s.preprocessing);
   }
 
   @Override
   public int hashCode() {
     return Arrays.hashCode(new float[] {channels, height, width, pixelMin, pixelMax})
         + 31 * Arrays.hashCode(mean)
-        + 961 * Arrays.hashCode(std);
+        + 961 * Arrays.hashCode(std)
+        + 29791 * preprocessing.hashCode();
   }
 
   @Override

@@ -26,7 +26,9 @@ import java.util.Map;
  * architecture} (required for builtin), {@code weights} (the weights file; required for builtin,
  * "model.pt" by default for torchscript), {@code labels} (required: a file with one label per
  * line), {@code input} (required: {@code channels}, {@code height}, {@code width}; optional {@code
- * pixel_min} 0, {@code pixel_max} 1, {@code mean} zeros, {@code std} ones), {@code feature_layer}
+ * pixel_min} 0, {@code pixel_max} 1, {@code mean} zeros, {@code std} ones), {@code preprocessing}
+ * (optional: how an encoded image is resized to the input, see {@link ImagePreprocessing}),
+ * {@code feature_layer}
  * (optional: the layer Grad-CAM reads; for a builtin model the 0-based index of a layer of its
  * architecture, for TorchScript the name of the layer at which the model was exported in two
  * parts, {@code features.pt} and {@code head.pt}, which then replace {@code weights}), {@code
@@ -46,9 +48,26 @@ public record ModelManifest(
     String weights,
     String labels,
     Input input,
+    ImagePreprocessing preprocessing,
     String featureLayer,
     Map<String, BigDecimal> metrics,
     Training training) {
+
+  /** A manifest without {@code preprocessing} (the defaults of {@link Preprocessing#DEFAULT}). */
+  public ModelManifest(
+      String name,
+      String description,
+      String format,
+      String architecture,
+      String weights,
+      String labels,
+      Input input,
+      String featureLayer,
+      Map<String, BigDecimal> metrics,
+      Training training) {
+    this(name, description, format, architecture, weights, labels, input, null, featureLayer,
+        metrics, training);
+  }
 
   /** The file name of the manifest in a model package. */
   public static final String FILE_NAME = "model.json";
@@ -84,6 +103,50 @@ public record ModelManifest(
           pixelMax != null ? pixelMax.floatValue() : 1f,
           mean != null ? floats(mean) : new float[channels],
           std != null ? floats(std) : ones(channels));
+    }
+  }
+
+  /**
+   * The {@code preprocessing} object: {@code resize} ("bilinear", "bicubic", "area" or "nearest";
+   * default "bilinear"), {@code crop} ("none" stretches to the input size, "center" resizes the
+   * short side to {@code resize_short_side} and cuts out the centre; default "center" when
+   * {@code resize_short_side} is given, else "none") and {@code color_management} ("none" or
+   * "icc_to_srgb"; default "none"). Absent fields take their defaults.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record ImagePreprocessing(
+      String resize, Integer resizeShortSide, String crop, String colorManagement) {
+
+    /** The manifest's view of {@code preprocessing}, every field written. */
+    public static ImagePreprocessing of(Preprocessing preprocessing) {
+      return new ImagePreprocessing(
+          preprocessing.resize().manifestName(),
+          preprocessing.crop() == Preprocessing.Crop.CENTER
+              ? preprocessing.resizeShortSide() : null,
+          preprocessing.crop().manifestName(),
+          preprocessing.colorManagement().manifestName());
+    }
+
+    /**
+     * The preprocessing, with the defaults for absent fields.
+     *
+     * @throws IllegalArgumentException naming the field and its allowed values
+     */
+    public Preprocessing toPreprocessing() {
+      Preprocessing.Crop cropMode = crop != null
+          ? Preprocessing.parse(Preprocessing.Crop.class, "crop", crop)
+          : resizeShortSide != null ? Preprocessing.Crop.CENTER : Preprocessing.Crop.NONE;
+      return new Preprocessing(
+          resize != null
+              ? Preprocessing.parse(Preprocessing.Filter.class, "resize", resize)
+              : Preprocessing.DEFAULT.resize(),
+          resizeShortSide != null ? resizeShortSide : 0,
+          cropMode,
+          colorManagement != null
+              ? Preprocessing.parse(
+                  Preprocessing.ColorManagement.class, "color_management", colorManagement)
+              : Preprocessing.DEFAULT.colorManagement());
     }
   }
 
@@ -171,6 +234,28 @@ public record ModelManifest(
     require(input.channels() != null, where, "needs \"input\".\"channels\"");
     require(input.height() != null, where, "needs \"input\".\"height\"");
     require(input.width() != null, where, "needs \"input\".\"width\"");
+    toSpec(where);
+  }
+
+  /**
+   * The input specification with its preprocessing (defaults for absent fields).
+   *
+   * @throws IllegalArgumentException naming {@code source} and the field to fix
+   */
+  public InputSpec toSpec(String source) {
+    String where = source.endsWith(" ") ? source : source + " ";
+    Preprocessing steps;
+    try {
+      steps = preprocessing != null ? preprocessing.toPreprocessing() : Preprocessing.DEFAULT;
+      steps.checkFits(input.height(), input.width());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + "\"preprocessing\": " + e.getMessage(), e);
+    }
+    try {
+      return input.toSpec().withPreprocessing(steps);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + "\"input\": " + e.getMessage(), e);
+    }
   }
 
   private static void require(boolean ok, String where, String what) {

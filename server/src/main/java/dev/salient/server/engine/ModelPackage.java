@@ -116,12 +116,7 @@ public record ModelPackage(
     }
     Format format = Format.valueOf(json.format().toUpperCase(java.util.Locale.ROOT));
     String weights = json.weights() != null ? json.weights() : "model.pt";
-    InputSpec spec;
-    try {
-      spec = json.input().toSpec();
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(where + " \"input\": " + e.getMessage(), e);
-    }
+    InputSpec spec = json.toSpec(where);
     List<String> labels = readLabels(location, json.labels());
     if (labels.size() < 2) {
       throw new IllegalArgumentException(

@@ -41,7 +41,10 @@ public final class RandomWeights {
     Files.write(dir.resolve("labels.txt"), labels);
     new ModelManifest(name, architecture + " with random weights (seed " + seed + ")",
         ModelManifest.BUILTIN, architecture, "weights.params", "labels.txt",
-        ModelManifest.Input.of(input), null, null, null)
+        ModelManifest.Input.of(input),
+        input.preprocessing().equals(Preprocessing.DEFAULT)
+            ? null : ModelManifest.ImagePreprocessing.of(input.preprocessing()),
+        null, null, null)
         .write(dir.resolve(ModelManifest.FILE_NAME));
     return ModelPackage.read(dir);
   }

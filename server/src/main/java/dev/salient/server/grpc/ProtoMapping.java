@@ -20,6 +20,7 @@ import dev.salient.grpc.Target;
 import dev.salient.grpc.Tensor;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.Preprocessing;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.Parameter;
@@ -47,7 +48,8 @@ final class ProtoMapping {
         .setPixelMax(in.pixelMax())
         .addAllLabels(m.labels())
         .putAllMetrics(m.metrics())
-        .setIsDefault(isDefault);
+        .setIsDefault(isDefault)
+        .setPreprocessing(preprocessing(in.preprocessing()));
     for (long d : in.shape()) {
       b.addInputShape(d);
     }
@@ -68,6 +70,15 @@ final class ProtoMapping {
       b.addMethods(mi);
     }
     return b.build();
+  }
+
+  static dev.salient.grpc.Preprocessing preprocessing(Preprocessing p) {
+    return dev.salient.grpc.Preprocessing.newBuilder()
+        .setResize(p.resize().manifestName())
+        .setResizeShortSide(p.resizeShortSide())
+        .setCrop(p.crop().manifestName())
+        .setColorManagement(p.colorManagement().manifestName())
+        .build();
   }
 
   static ParameterInfo parameterInfo(Parameter<?> p) {

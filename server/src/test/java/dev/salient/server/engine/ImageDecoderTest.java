@@ -121,15 +121,15 @@ class ImageDecoderTest {
   }
 
   @Test
-  void uniformColourPngResizedToGreyKeepsShapeAndLuma() throws IOException {
+  void uniformColourPngResizedToGreyKeepsShapeAndPilsIntegerLuma() throws IOException {
     byte[] png = encode(filled(100, 60, BufferedImage.TYPE_INT_RGB, 0xc86432), "png");
 
     float[] actual = ImageDecoder.decode(png, unit(1, 28, 28));
 
     assertEquals(28 * 28, actual.length);
-    float luma = (0.299f * 200 + 0.587f * 100 + 0.114f * 50) / 255f;
+    // PIL's convert("L"): (200 * 19595 + 100 * 38470 + 50 * 7471 + 0x8000) >> 16 = 124.
     for (float v : actual) {
-      assertEquals(luma, v, 1e-5f);
+      assertEquals(124 / 255f, v, 1e-6f);
     }
   }
 
@@ -147,13 +147,27 @@ class ImageDecoderTest {
   }
 
   @Test
-  void shrinkingAveragesTheCoveredArea() throws IOException {
+  void shrinkingByDefaultUsesPilsAntialiasedBilinearFilter() throws IOException {
     byte[] png = encode(greyRow(30, 90, 150), "png");
 
     float[] actual = ImageDecoder.decode(png, spec(1, 1, 2, 0f, 255f));
 
-    // Output pixel 0 covers input [0, 1.5): (30 + 90 / 2) / 1.5; pixel 1 covers [1.5, 3).
-    assertArrayEquals(new float[] {50f, 130f}, actual, 1e-3f);
+    // The triangle is widened by the scale 1.5: pixel 0 weighs inputs 0 and 1 as 5/6 and 1/2,
+    // (25 + 45) / (4 / 3) = 52.5, rounded to 53 as PIL rounds; Image.resize gives [53, 128].
+    assertArrayEquals(new float[] {53f, 128f}, actual, 1e-4f);
+  }
+
+  @Test
+  void areaShrinkAveragesThePixelsWhoseCentresItsBoxCoversAsPilBoxDoes() throws IOException {
+    byte[] png = encode(greyRow(30, 90, 150), "png");
+    InputSpec area = spec(1, 1, 2, 0f, 255f).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.AREA, 0, Preprocessing.Crop.NONE, Preprocessing.ColorManagement.NONE));
+
+    float[] actual = ImageDecoder.decode(png, area);
+
+    // Box [0, 1.5) holds the centres 0.5 and 1.5 (the right edge counts), box [1.5, 3) only
+    // 2.5: PIL's Image.resize((2, 1), BOX) gives [60, 150].
+    assertArrayEquals(new float[] {60f, 150f}, actual, 1e-4f);
   }
 
   @Test
@@ -295,6 +309,52 @@ class ImageDecoderTest {
     assertTrue(e.getMessage().contains("truncated"), e.getMessage());
   }
 
+  /** {@code png} with an iCCP chunk holding {@code profile} inserted after its IHDR chunk. */
+  private static byte[] withIccpChunk(byte[] png, byte[] profile) {
+    ByteArrayOutputStream deflated = new ByteArrayOutputStream();
+    try (var out = new java.util.zip.DeflaterOutputStream(deflated)) {
+      out.write(profile);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    byte[] name = "test\0\0".getBytes(StandardCharsets.US_ASCII);
+    ByteBuffer chunk = ByteBuffer.allocate(4 + name.length + deflated.size());
+    chunk.put("iCCP".getBytes(StandardCharsets.US_ASCII)).put(name).put(deflated.toByteArray());
+    CRC32 crc = new CRC32();
+    crc.update(chunk.array());
+    int afterIhdr = 8 + 4 + 17 + 4;
+    ByteBuffer out = ByteBuffer.allocate(png.length + 4 + chunk.capacity() + 4);
+    out.put(png, 0, afterIhdr).putInt(chunk.capacity() - 4).put(chunk.array())
+        .putInt((int) crc.getValue()).put(png, afterIhdr, png.length - afterIhdr);
+    return out.array();
+  }
+
+  @Test
+  void damagedIccProfileIsRejectedWhenConvertingToSrgb() throws IOException {
+    byte[] png = withIccpChunk(encode(filled(4, 4, BufferedImage.TYPE_INT_RGB, 0x336699), "png"),
+        "not an ICC profile".getBytes(StandardCharsets.US_ASCII));
+    InputSpec converting = unit(3, 4, 4).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.BILINEAR, 0, Preprocessing.Crop.NONE,
+        Preprocessing.ColorManagement.ICC_TO_SRGB));
+
+    InvalidArgument e =
+        assertThrows(InvalidArgument.class, () -> ImageDecoder.decode(png, converting));
+
+    assertTrue(e.getMessage().contains("ICC profile is damaged"), e.getMessage());
+    assertTrue(e.getMessage().contains("\"color_management\": \"none\""), e.getMessage());
+  }
+
+  @Test
+  void damagedIccProfileIsIgnoredWithColourManagementNone() throws IOException {
+    byte[] png = withIccpChunk(encode(filled(4, 4, BufferedImage.TYPE_INT_RGB, 0x336699), "png"),
+        "not an ICC profile".getBytes(StandardCharsets.US_ASCII));
+
+    float[] actual = ImageDecoder.decode(png, unit(3, 4, 4));
+
+    assertEquals(0x33 / 255f, actual[0], 1e-6f);
+    assertEquals(0x99 / 255f, actual[2 * 16], 1e-6f);
+  }
+
   @Test
   void truncatedJpegIsRejected() throws IOException {
     byte[] jpeg = encode(greyRamp(64, 64), "jpeg");
@@ -316,6 +376,20 @@ class ImageDecoderTest {
 
     assertTrue(e.getMessage().contains("10000x10000"), e.getMessage());
     assertTrue(e.getMessage().contains("limit of 40 megapixels"), e.getMessage());
+  }
+
+  @Test
+  void centreCropOfAnImageTooElongatedToResizeIsRejected() throws IOException {
+    byte[] png = encode(new BufferedImage(200_000, 1, BufferedImage.TYPE_BYTE_GRAY), "png");
+    InputSpec cropping = unit(1, 8, 8).withPreprocessing(new Preprocessing(
+        Preprocessing.Filter.BILINEAR, 256, Preprocessing.Crop.CENTER,
+        Preprocessing.ColorManagement.NONE));
+
+    InvalidArgument e =
+        assertThrows(InvalidArgument.class, () -> ImageDecoder.decode(png, cropping));
+
+    assertTrue(e.getMessage().contains("long side 51200000 pixels"), e.getMessage());
+    assertTrue(e.getMessage().contains("crop the image closer"), e.getMessage());
   }
 
   @Test

@@ -130,6 +130,108 @@ class ModelManifestTest {
     assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
   }
 
+  private Path manifestWithPreprocessing(String preprocessing) throws IOException {
+    Path file = dir.resolve("model.json");
+    Files.writeString(file, "{\"name\":\"m\",\"format\":\"torchscript\",\"labels\":\"l.txt\","
+        + "\"input\":{\"channels\":3,\"height\":224,\"width\":224}"
+        + (preprocessing == null ? "" : ",\"preprocessing\":" + preprocessing) + "}");
+    return file;
+  }
+
+  @Test
+  void absentPreprocessingStretchesWithBilinearAndKeepsStoredSamples() throws IOException {
+    ModelManifest manifest = ModelManifest.read(manifestWithPreprocessing(null));
+
+    Preprocessing steps = manifest.toSpec("model.json").preprocessing();
+
+    assertEquals(Preprocessing.DEFAULT, steps);
+    assertEquals(Preprocessing.Filter.BILINEAR, steps.resize());
+    assertEquals(Preprocessing.Crop.NONE, steps.crop());
+    assertEquals(Preprocessing.ColorManagement.NONE, steps.colorManagement());
+  }
+
+  @Test
+  void resizeShortSideAloneMeansACentreCrop() throws IOException {
+    ModelManifest manifest = ModelManifest.read(
+        manifestWithPreprocessing("{\"resize\":\"bicubic\",\"resize_short_side\":256}"));
+
+    Preprocessing steps = manifest.toSpec("model.json").preprocessing();
+
+    assertEquals(new Preprocessing(Preprocessing.Filter.BICUBIC, 256, Preprocessing.Crop.CENTER,
+        Preprocessing.ColorManagement.NONE), steps);
+  }
+
+  @Test
+  void writtenPreprocessingReadsBackEqual() throws IOException {
+    Path file = dir.resolve("model.json");
+    ModelManifest base = full();
+    Preprocessing steps = new Preprocessing(Preprocessing.Filter.AREA, 32,
+        Preprocessing.Crop.CENTER, Preprocessing.ColorManagement.ICC_TO_SRGB);
+    ModelManifest written = new ModelManifest(base.name(), base.description(), base.format(),
+        base.architecture(), base.weights(), base.labels(), base.input(),
+        ModelManifest.ImagePreprocessing.of(steps), base.featureLayer(), base.metrics(),
+        base.training());
+
+    written.write(file);
+
+    ModelManifest read = ModelManifest.read(file);
+    assertEquals(written, read);
+    assertEquals(steps, read.toSpec(file.toString()).preprocessing());
+    assertTrue(Files.readString(file).contains("\"color_management\" : \"icc_to_srgb\""));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "resize:lanczos:\"bilinear\", \"bicubic\", \"area\", \"nearest\"",
+      "crop:random:\"none\", \"center\"",
+      "color_management:display_p3:\"none\", \"icc_to_srgb\""})
+  void anUnknownPreprocessingValueIsRejectedListingTheAllowedOnes(String fieldValueAllowed)
+      throws IOException {
+    String[] parts = fieldValueAllowed.split(":", 3);
+    String extra = parts[0].equals("crop") ? ",\"resize_short_side\":256" : "";
+    Path file = manifestWithPreprocessing(
+        "{\"" + parts[0] + "\":\"" + parts[1] + "\"" + extra + "}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("\"preprocessing\""), e.getMessage());
+    assertTrue(e.getMessage().contains("\"" + parts[1] + "\""), e.getMessage());
+    assertTrue(e.getMessage().contains(parts[2]), e.getMessage());
+  }
+
+  @Test
+  void aCentreCropWithoutResizeShortSideIsRejected() throws IOException {
+    Path file = manifestWithPreprocessing("{\"crop\":\"center\"}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains("needs \"resize_short_side\""), e.getMessage());
+  }
+
+  @Test
+  void resizeShortSideWithCropNoneIsRejected() throws IOException {
+    Path file = manifestWithPreprocessing("{\"crop\":\"none\",\"resize_short_side\":256}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains("\"resize_short_side\" needs \"crop\": \"center\""),
+        e.getMessage());
+  }
+
+  @Test
+  void aShortSideShorterThanTheCropIsRejectedNamingTheSmallestThatFits() throws IOException {
+    Path file = manifestWithPreprocessing("{\"resize_short_side\":200}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains("at least 224"), e.getMessage());
+  }
+
   /** Every model.json in the repository is loadable: the default model and the test fixtures. */
   @ParameterizedTest
   @ValueSource(strings = {"src/main/resources/models/fashion-mnist",

@@ -25,6 +25,7 @@ import dev.salient.grpc.Tensor;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.Preprocessing;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.ExplanationMethod;
@@ -349,6 +350,33 @@ class ExplainerServiceTest {
     assertEquals(10, model.getLabelsCount());
     assertEquals("vanilla", model.getMethods(0).getName());
     assertTrue(model.getMetricsMap().get("test_accuracy") >= 0.90);
+  }
+
+  @Test
+  void describeModelReportsThePreprocessingOfEncodedImages() {
+    ModelInfo model = await(client.describeModel(DescribeModelRequest.getDefaultInstance()))
+        .getModel();
+
+    // The default model's model.json has no "preprocessing": the documented defaults.
+    assertEquals(dev.salient.grpc.Preprocessing.newBuilder().setResize("bilinear")
+        .setResizeShortSide(0).setCrop("none").setColorManagement("none").build(),
+        model.getPreprocessing());
+  }
+
+  @Test
+  void describeModelReportsACentreCropWithItsShortSide() {
+    ModelPackage base = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
+    ModelPackage cropped = new ModelPackage(base.name(), base.description(), base.format(),
+        base.architecture(), base.weights(), base.labels(),
+        base.input().withPreprocessing(new Preprocessing(Preprocessing.Filter.BICUBIC, 32,
+            Preprocessing.Crop.CENTER, Preprocessing.ColorManagement.ICC_TO_SRGB)),
+        base.featureLayer(), base.metrics(), base.location());
+
+    ModelInfo model = ProtoMapping.modelInfo(cropped, List.of(), false);
+
+    assertEquals(dev.salient.grpc.Preprocessing.newBuilder().setResize("bicubic")
+        .setResizeShortSide(32).setCrop("center").setColorManagement("icc_to_srgb").build(),
+        model.getPreprocessing());
   }
 
   @Test
