@@ -80,6 +80,12 @@ public final class SalientServer implements AutoCloseable {
       log.warn("the common ForkJoinPool has one thread, so every gRPC call starts two threads "
           + "(about half the throughput); start the JVM with -D{}=2", CommonPool.PARALLELISM);
     }
+    if (settings.devices().contains("cpu") && System.getProperty("os.name").equals("Linux")
+        && !"1".equals(System.getenv("MALLOC_ARENA_MAX"))) {
+      log.warn("MALLOC_ARENA_MAX is not 1: libtorch's tensors larger than 64 MB (large batches "
+          + "of 224-pixel images) are mapped afresh on every engine call, several times slower "
+          + "per image; start the server with MALLOC_ARENA_MAX=1 (./salient sets it)");
+    }
     String fixedThreads = System.getProperty(InferenceEngine.THREADS_PROPERTY);
     if (settings.devices().contains("cpu") && fixedThreads != null
         && Integer.parseInt(fixedThreads.trim()) * settings.cpuWorkers()
@@ -97,7 +103,8 @@ public final class SalientServer implements AutoCloseable {
       for (int w = 0; w < workers; w++) {
         String name = device.equals("cpu") ? "cpu-" + w : device.replace(':', '-');
         runtimes.add(DeviceWorker.loadRuntime(name, device, catalog.all(),
-            settings.cpuThreadsPerWorker(), engineCores));
+            settings.cpuThreadsPerWorker(), engineCores,
+            settings.measureBestBatch() ? settings.maxBatch() : 0));
       }
     }
     MetricsEndpoint endpoint = new MetricsEndpoint();
