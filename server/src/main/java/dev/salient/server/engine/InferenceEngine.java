@@ -40,6 +40,12 @@ public final class InferenceEngine implements PassEngine {
   private static final long CALIBRATION_WARMUP_NANOS = 300_000_000L;
   /** Measuring goes on for up to 9 pairs of passes while within this time (3 pairs at least). */
   private static final long CALIBRATION_MEASURE_NANOS = 1_500_000_000L;
+  /** The best batch is the smallest within this fraction of the lowest time per image. */
+  static final double BEST_BATCH_TOLERANCE = 0.05;
+  /** Batch sizes stop growing once a size costs this many times the lowest time per image. */
+  private static final double PAST_PEAK = 1.3;
+  /** Batch sizes stop growing once one call takes longer than this. */
+  private static final long CALIBRATION_CALL_NANOS = 2_000_000_000L;
 
   /** Intra-op threads of one model for calls of fewer than {@link #LARGE_CALL} images, and more. */
   private record Threads(int small, int large) {
@@ -53,6 +59,8 @@ public final class InferenceEngine implements PassEngine {
   private final Map<String, LoadedModel> models;
   /** Intra-op threads per model (CPU); a model not listed runs with whatever is set. */
   private final Map<String, Threads> threadsByModel = new LinkedHashMap<>();
+  /** Largest call per model, where measured ({@link #measureBestBatch}). */
+  private final Map<String, Integer> bestBatchByModel = new LinkedHashMap<>();
   private int currentThreads = -1;
 
   private InferenceEngine(String deviceName, NDManager manager, Map<String, LoadedModel> models) {
@@ -268,6 +276,96 @@ public final class InferenceEngine implements PassEngine {
     if (model == null) {
       throw new IllegalArgumentException("model " + modelName + " is not loaded on " + deviceName);
     }
+    int limit = bestBatch(modelName);
+    if (pass.size() <= limit) {
+      return runCall(modelName, model, pass);
+    }
+    List<PassResult> parts = new ArrayList<>();
+    for (int from = 0; from < pass.size(); from += limit) {
+      parts.add(runCall(modelName, model, pass.slice(from, Math.min(pass.size(), from + limit))));
+    }
+    return PassResult.concat(parts);
+  }
+
+  @Override
+  public int bestBatch(String modelName) {
+    return bestBatchByModel.getOrDefault(modelName, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Measures, for each model, the time per image of gradient passes of 1, 2, 4, ... images up
+   * to {@code maxBatch}, and from then on runs no call larger than the batch with the lowest
+   * (passes given more images run in slices of it). Past some size a call costs more per image,
+   * not less: on CPU a batch's activations outgrow the caches and, once single tensors are larger
+   * than malloc keeps for reuse, their pages are faulted in afresh on every call (MobileNetV2 at
+   * 224 pixels: 4.4x the time per image at batch 16 as at 8, docs/performance). A smaller batch
+   * within {@value #BEST_BATCH_TOLERANCE} of the lowest time wins: the same work with less
+   * latency. Sizes stop growing once a call takes longer than {@link #CALIBRATION_CALL_NANOS}
+   * or costs clearly more per image than the best so far. Call on the engine thread.
+   */
+  public void measureBestBatch(int maxBatch) {
+    for (var entry : models.entrySet()) {
+      String name = entry.getKey();
+      ModelPackage pkg = entry.getValue().modelPackage();
+      bestBatchByModel.remove(name);
+      Map<Integer, Double> perImage = new LinkedHashMap<>();
+      double lowest = Double.MAX_VALUE;
+      for (int size = 1; size <= maxBatch; size = size == maxBatch ? maxBatch + 1
+          : Math.min(2 * size, maxBatch)) {
+        double[] timing = timePerImage(name, pkg, size);
+        perImage.put(size, timing[0]);
+        lowest = Math.min(lowest, timing[0]);
+        if (timing[1] > CALIBRATION_CALL_NANOS || timing[0] > PAST_PEAK * lowest) {
+          break;
+        }
+      }
+      int best = cheapestBatch(perImage);
+      bestBatchByModel.put(name, best);
+      StringBuilder curve = new StringBuilder();
+      perImage.forEach((size, nanos) -> curve.append(curve.length() == 0 ? "" : ", ")
+          .append(size).append(": ").append(ms(nanos)));
+      log.info("model {} on {}: calls of at most {} images (of max-batch {}); gradient pass ms "
+          + "per image by batch: {}", name, deviceName, best, maxBatch, curve);
+    }
+  }
+
+  /**
+   * The smallest batch whose time per image is within {@value #BEST_BATCH_TOLERANCE} of the
+   * lowest of {@code nanosPerImage} (by batch size).
+   */
+  static int cheapestBatch(Map<Integer, Double> nanosPerImage) {
+    double lowest = nanosPerImage.values().stream().mapToDouble(Double::doubleValue).min()
+        .orElseThrow();
+    return nanosPerImage.entrySet().stream()
+        .filter(e -> e.getValue() <= lowest * (1 + BEST_BATCH_TOLERANCE))
+        .mapToInt(Map.Entry::getKey).min().orElseThrow();
+  }
+
+  /**
+   * Median time per image of a batch-{@code batch} gradient pass after one warm-up pass, and the
+   * time of one such call: passes repeat for about {@link #CALIBRATION_MEASURE_NANOS} / 3, at
+   * least twice.
+   */
+  private double[] timePerImage(String name, ModelPackage pkg, int batch) {
+    float[] image = new float[pkg.input().size()];
+    Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
+    Pass pass = Pass.gradient(Collections.nCopies(batch, image), Pass.Output.LOGIT,
+        new int[batch], pkg.numClasses());
+    LoadedModel model = models.get(name);
+    runCall(name, model, pass);
+    List<Long> times = new ArrayList<>();
+    long start = System.nanoTime();
+    while (times.size() < 2 || (times.size() < 5
+        && System.nanoTime() - start < CALIBRATION_MEASURE_NANOS / 3)) {
+      long t = System.nanoTime();
+      runCall(name, model, pass);
+      times.add(System.nanoTime() - t);
+    }
+    double call = median(times);
+    return new double[] {call / batch, call};
+  }
+
+  private PassResult runCall(String modelName, LoadedModel model, Pass pass) {
     int threads = threads(modelName, pass.size());
     if (threads > 0 && threads != currentThreads) {
       JniUtils.setNumThreads(threads);

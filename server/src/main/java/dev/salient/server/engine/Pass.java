@@ -79,6 +79,14 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
         : new Objective(outputs, weights, ranks), first.extras());
   }
 
+  /** The rows {@code [from, to)} of this pass, as a pass of their own. */
+  public Pass slice(int from, int to) {
+    return new Pass(images.subList(from, to), objective == null ? null
+        : new Objective(objective.outputs().subList(from, to),
+            objective.classWeights().subList(from, to),
+            java.util.Arrays.copyOfRange(objective.ranks(), from, to)), extras);
+  }
+
   /** The same pass with {@code extras}. */
   public Pass with(Extras newExtras) {
     return new Pass(images, objective, newExtras);

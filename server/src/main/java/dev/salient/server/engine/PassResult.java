@@ -67,6 +67,28 @@ public record PassResult(
     return Softmax.of(logits.get(row));
   }
 
+  /** The rows of {@code parts} (results of consecutive slices of one pass), in order. */
+  public static PassResult concat(List<PassResult> parts) {
+    if (parts.size() == 1) {
+      return parts.get(0);
+    }
+    PassResult first = parts.get(0);
+    return new PassResult(joined(parts, PassResult::logits),
+        joined(parts, PassResult::gradients), joined(parts, PassResult::blurred),
+        joined(parts, PassResult::features), joined(parts, PassResult::featureGradients),
+        first.featureShape);
+  }
+
+  private static List<float[]> joined(List<PassResult> parts,
+      java.util.function.Function<PassResult, List<float[]>> rows) {
+    if (rows.apply(parts.get(0)) == null) {
+      return null;
+    }
+    List<float[]> all = new java.util.ArrayList<>();
+    parts.forEach(part -> all.addAll(rows.apply(part)));
+    return all;
+  }
+
   /** The rows {@code [from, to)} of this result, for handing a batch back to its jobs. */
   public PassResult slice(int from, int to) {
     return new PassResult(logits.subList(from, to), rows(gradients, from, to),

@@ -161,6 +161,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
    */
   public static DeviceRuntime loadRuntime(String name, String device,
       Collection<ModelPackage> packages, int cpuThreads, List<Integer> cores) {
+    return loadRuntime(name, device, packages, cpuThreads, cores, 0);
+  }
+
+  /**
+   * As {@link #loadRuntime(String, String, Collection, int, List)}; when {@code measureUpTo} is
+   * positive, the engine measures each model's best batch up to that size after loading (see
+   * {@link InferenceEngine#measureBestBatch}), and so does every reload.
+   */
+  public static DeviceRuntime loadRuntime(String name, String device,
+      Collection<ModelPackage> packages, int cpuThreads, List<Integer> cores, int measureUpTo) {
     ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(() -> {
         pin(cores);
@@ -169,7 +179,18 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       t.setDaemon(true);
       return t;
     });
-    Supplier<PassEngine> factory = () -> InferenceEngine.load(device, packages, cpuThreads);
+    Supplier<PassEngine> factory = () -> {
+      InferenceEngine engine = InferenceEngine.load(device, packages, cpuThreads);
+      if (measureUpTo > 0) {
+        try {
+          engine.measureBestBatch(measureUpTo);
+        } catch (RuntimeException e) {
+          engine.close();
+          throw e;
+        }
+      }
+      return engine;
+    };
     try {
       PassEngine engine = CompletableFuture.supplyAsync(factory, thread).join();
       return new DeviceRuntime(name, device, factory, engine, thread);
@@ -258,11 +279,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     batch.add(first);
     passes.add(firstPass);
     int rows = firstPass.size();
-    for (var it = ready.iterator(); it.hasNext() && rows < settings.maxBatch(); ) {
+    int limit = Math.min(settings.maxBatch(), engine.bestBatch(first.modelName()));
+    for (var it = ready.iterator(); it.hasNext() && rows < limit; ) {
       Job job = it.next();
       Pass pass = job.nextPass();
       if (job.modelName().equals(first.modelName()) && firstPass.canShareCallWith(pass)
-          && rows + pass.size() <= settings.maxBatch()) {
+          && rows + pass.size() <= limit) {
         it.remove();
         batch.add(job);
         passes.add(pass);

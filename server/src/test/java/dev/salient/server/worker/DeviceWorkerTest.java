@@ -125,6 +125,23 @@ class DeviceWorkerTest {
   }
 
   @Test
+  void noCallCarriesMoreImagesThanTheEnginesBestBatch() {
+    engine.bestBatch = 3;
+    engine.gate = new CountDownLatch(1);
+    List<RecordingSink> sinks = new java.util.ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      sinks.add(submit());
+    }
+    engine.gate.countDown();
+
+    sinks.forEach(sink -> assertNull(outcome(sink)));
+    assertTrue(engine.batchSizes.stream().allMatch(size -> size <= 3),
+        "batch sizes " + engine.batchSizes);
+    assertTrue(engine.batchSizes.contains(3), "calls fill up to the best batch: "
+        + engine.batchSizes);
+  }
+
+  @Test
   void aNewJobsFirstPassSharesACallWithARunningJobsPassOnAnotherOutput() {
     // Each job: a logit-gradient first pass (the prediction), then a probability-gradient pass.
     engine.gate = new CountDownLatch(1);

@@ -19,6 +19,8 @@ final class FakeEngine implements PassEngine {
   volatile boolean failNext;
   /** Each call takes at least this long, once past the gate. */
   volatile long callMillis;
+  /** What {@link #bestBatch} reports. */
+  volatile int bestBatch = Integer.MAX_VALUE;
 
   @Override
   public PassResult run(String modelName, Pass pass) {
@@ -50,6 +52,11 @@ final class FakeEngine implements PassEngine {
       }
     }
     return new PassResult(logits, pass.objective() == null ? null : gradients);
+  }
+
+  @Override
+  public int bestBatch(String modelName) {
+    return bestBatch;
   }
 
   @Override

@@ -21,6 +21,7 @@ import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.ModelManifest;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.RandomWeights;
@@ -74,7 +75,8 @@ public final class Bench implements Callable<Integer> {
   boolean json;
 
   @Option(names = "--models", split = ",", defaultValue = "default,resnet18",
-      description = "Models to measure: default, resnet18 (default: ${DEFAULT-VALUE}).")
+      description = "Models to measure: default, resnet18, or a model package's directory "
+          + "(default: ${DEFAULT-VALUE}).")
   List<String> models;
 
   @Option(names = "--seconds", defaultValue = "6",
@@ -238,8 +240,15 @@ public final class Bench implements Callable<Integer> {
       return new Subject(label, model, ImageDecoder.toPng(syntheticImage(in, 2), in),
           new int[] {1, 2, 4, 8, 16});
     }
-    throw new CommandLine.ParameterException(new CommandLine(this),
-        "unknown model " + label + "; use default or resnet18");
+    Path directory = Path.of(label);
+    if (Files.isRegularFile(directory.resolve(ModelManifest.FILE_NAME))) {
+      ModelPackage model = ModelPackage.read(directory);
+      return new Subject(model.name(), model,
+          ImageDecoder.toPng(syntheticImage(model.input(), 3), model.input()),
+          new int[] {1, 2, 4, 8, 16, 32});
+    }
+    throw new CommandLine.ParameterException(new CommandLine(this), "unknown model " + label
+        + "; use default, resnet18 or the directory of a model package (with model.json)");
   }
 
   /**
