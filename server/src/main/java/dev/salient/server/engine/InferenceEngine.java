@@ -40,9 +40,9 @@ public final class InferenceEngine implements PassEngine {
   private static final long CALIBRATION_WARMUP_NANOS = 300_000_000L;
   /** Measuring goes on for up to 9 pairs of passes while within this time (3 pairs at least). */
   private static final long CALIBRATION_MEASURE_NANOS = 1_500_000_000L;
-  /** The best batch is the smallest within this fraction of the lowest time per image. */
-  static final double BEST_BATCH_TOLERANCE = 0.05;
-  /** Batch sizes stop growing once a size costs this many times the lowest time per image. */
+  /** The best batch is the largest within this fraction of the lowest time per image. */
+  static final double BEST_BATCH_TOLERANCE = 0.1;
+  /** Batch sizes stop growing once two in a row cost this many times the lowest per image. */
   private static final double PAST_PEAK = 1.3;
   /** Batch sizes stop growing once one call takes longer than this. */
   private static final long CALIBRATION_CALL_NANOS = 2_000_000_000L;
@@ -294,14 +294,13 @@ public final class InferenceEngine implements PassEngine {
 
   /**
    * Measures, for each model, the time per image of gradient passes of 1, 2, 4, ... images up
-   * to {@code maxBatch}, and from then on runs no call larger than the batch with the lowest
-   * (passes given more images run in slices of it). Past some size a call costs more per image,
-   * not less: on CPU a batch's activations outgrow the caches and, once single tensors are larger
-   * than malloc keeps for reuse, their pages are faulted in afresh on every call (MobileNetV2 at
-   * 224 pixels: 4.4x the time per image at batch 16 as at 8, docs/performance). A smaller batch
-   * within {@value #BEST_BATCH_TOLERANCE} of the lowest time wins: the same work with less
-   * latency. Sizes stop growing once a call takes longer than {@link #CALIBRATION_CALL_NANOS}
-   * or costs clearly more per image than the best so far. Call on the engine thread.
+   * to {@code maxBatch}, and from then on runs no call larger than the best (passes given more
+   * images run in slices of it): the largest batch within {@value #BEST_BATCH_TOLERANCE} of the
+   * lowest time per image. Past some size a call costs more per image, not less: on CPU a
+   * batch's activations outgrow the caches, and tensors larger than malloc keeps for reuse are
+   * faulted in afresh on every call (MobileNetV2 at 224 pixels, docs/performance). Sizes stop
+   * growing once a call takes longer than {@link #CALIBRATION_CALL_NANOS} or two sizes in a row
+   * cost {@value #PAST_PEAK} times the lowest per image or more. Call on the engine thread.
    */
   public void measureBestBatch(int maxBatch) {
     for (var entry : models.entrySet()) {
@@ -310,16 +309,18 @@ public final class InferenceEngine implements PassEngine {
       bestBatchByModel.remove(name);
       Map<Integer, Double> perImage = new LinkedHashMap<>();
       double lowest = Double.MAX_VALUE;
+      int pastPeak = 0;
       for (int size = 1; size <= maxBatch; size = size == maxBatch ? maxBatch + 1
           : Math.min(2 * size, maxBatch)) {
         double[] timing = timePerImage(name, pkg, size);
         perImage.put(size, timing[0]);
         lowest = Math.min(lowest, timing[0]);
-        if (timing[1] > CALIBRATION_CALL_NANOS || timing[0] > PAST_PEAK * lowest) {
+        pastPeak = timing[0] > PAST_PEAK * lowest ? pastPeak + 1 : 0;
+        if (timing[1] > CALIBRATION_CALL_NANOS || pastPeak == 2) {
           break;
         }
       }
-      int best = cheapestBatch(perImage);
+      int best = bestBatchOf(perImage);
       bestBatchByModel.put(name, best);
       StringBuilder curve = new StringBuilder();
       perImage.forEach((size, nanos) -> curve.append(curve.length() == 0 ? "" : ", ")
@@ -330,21 +331,23 @@ public final class InferenceEngine implements PassEngine {
   }
 
   /**
-   * The smallest batch whose time per image is within {@value #BEST_BATCH_TOLERANCE} of the
-   * lowest of {@code nanosPerImage} (by batch size).
+   * The largest batch whose time per image is within {@value #BEST_BATCH_TOLERANCE} of the
+   * lowest of {@code nanosPerImage} (by batch size): where the curve is flat, fewer and larger
+   * calls cost the same and leave measurement noise no room to cut batches short.
    */
-  static int cheapestBatch(Map<Integer, Double> nanosPerImage) {
+  static int bestBatchOf(Map<Integer, Double> nanosPerImage) {
     double lowest = nanosPerImage.values().stream().mapToDouble(Double::doubleValue).min()
         .orElseThrow();
     return nanosPerImage.entrySet().stream()
         .filter(e -> e.getValue() <= lowest * (1 + BEST_BATCH_TOLERANCE))
-        .mapToInt(Map.Entry::getKey).min().orElseThrow();
+        .mapToInt(Map.Entry::getKey).max().orElseThrow();
   }
 
   /**
-   * Median time per image of a batch-{@code batch} gradient pass after one warm-up pass, and the
-   * time of one such call: passes repeat for about {@link #CALIBRATION_MEASURE_NANOS} / 3, at
-   * least twice.
+   * The time per image of a batch-{@code batch} gradient pass, and the time of one such call:
+   * the fastest of at least three passes after a warm-up one, more while within about
+   * {@link #CALIBRATION_MEASURE_NANOS} / 3 (other load on the machine only ever slows a pass
+   * down, so the fastest is the least disturbed).
    */
   private double[] timePerImage(String name, ModelPackage pkg, int batch) {
     float[] image = new float[pkg.input().size()];
@@ -355,13 +358,13 @@ public final class InferenceEngine implements PassEngine {
     runCall(name, model, pass);
     List<Long> times = new ArrayList<>();
     long start = System.nanoTime();
-    while (times.size() < 2 || (times.size() < 5
+    while (times.size() < 3 || (times.size() < 7
         && System.nanoTime() - start < CALIBRATION_MEASURE_NANOS / 3)) {
       long t = System.nanoTime();
       runCall(name, model, pass);
       times.add(System.nanoTime() - t);
     }
-    double call = median(times);
+    double call = Collections.min(times);
     return new double[] {call / batch, call};
   }
 

@@ -236,7 +236,7 @@ class ModelManifestTest {
   @ParameterizedTest
   @ValueSource(strings = {"src/main/resources/models/fashion-mnist",
       "src/test/resources/models/tiny-torchscript", "src/test/resources/models/tiny-two-part",
-      "src/test/resources/models/colour-224"})
+      "src/test/resources/models/colour-224", "src/test/resources/models/traced-64"})
   void everyPackageInTheRepositoryReads(String directory) {
     ModelManifest manifest = ModelManifest.read(Path.of(directory, "model.json"));
     ModelPackage model = ModelPackage.read(Path.of(directory));

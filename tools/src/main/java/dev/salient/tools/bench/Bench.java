@@ -74,8 +74,9 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--json", description = "One JSON object per measurement per line.")
   boolean json;
 
-  @Option(names = "--models", split = ",", defaultValue = "default,resnet18",
-      description = "Models to measure: default, resnet18, or a model package's directory "
+  @Option(names = "--models", split = ",", defaultValue = "default,resnet18,colour224",
+      description = "Models to measure: default, resnet18, colour224 (the repository's "
+          + "MobileNetV2-shaped 224-pixel TorchScript fixture) or a model package's directory "
           + "(default: ${DEFAULT-VALUE}).")
   List<String> models;
 
@@ -90,6 +91,11 @@ public final class Bench implements Callable<Integer> {
   @Option(names = "--iterative-method", defaultValue = "bim",
       description = "Multi-step method for iterative.16concurrent (default: ${DEFAULT-VALUE}).")
   String iterativeMethod;
+
+  @Option(names = "--iterative-models", split = ",", defaultValue = "default,colour224",
+      description = "Models of the measured ones that iterative.16concurrent runs on "
+          + "(default: ${DEFAULT-VALUE}).")
+  List<String> iterativeModels;
 
   @Option(names = "--iterative-param",
       description = "Its parameters (default: max_iterations=20, alpha=0.0005: a 20-step BIM).")
@@ -139,6 +145,8 @@ public final class Bench implements Callable<Integer> {
   private final Map<String, Double> cpuWorkerRates = new LinkedHashMap<>();
   /** Clients of vanilla.16clients and jobs of iterative.16concurrent. */
   private static final int CONCURRENT_JOBS = 16;
+  /** Path points of the Integrated Gradients requests of ig.batch16. */
+  private static final int IG_STEPS = 32;
   private final PrintStream out;
 
   /** A benchmark printing to {@code out}. */
@@ -197,11 +205,17 @@ public final class Bench implements Callable<Integer> {
           .withTls(false);
       for (Subject s : subjects) {
         grpcBench(s, settings, clientSystem, bestBatch.get(s.label()));
+        integratedGradientsBatches(s, settings, clientSystem);
       }
       Subject first = subjects.get(0);
       if (MethodRegistry.standard().all().stream()
           .anyMatch(m -> m.name().equals(iterativeMethod))) {
-        iterativeBench(first, settings, clientSystem, bestBatch.get(first.label()));
+        for (Subject s : subjects) {
+          if (iterativeModels.contains(s.label())
+              || iterativeModels.contains(s.model().name())) {
+            iterativeBench(s, settings, clientSystem, bestBatch.get(s.label()));
+          }
+        }
       } else {
         note("iterative.16concurrent skipped: this server has no method " + iterativeMethod);
       }
@@ -240,7 +254,10 @@ public final class Bench implements Callable<Integer> {
       return new Subject(label, model, ImageDecoder.toPng(syntheticImage(in, 2), in),
           new int[] {1, 2, 4, 8, 16});
     }
-    Path directory = Path.of(label);
+    Path directory = label.equals("colour224")
+        ? Path.of(System.getProperty("salient.repository", "."))
+            .resolve("server/src/test/resources/models/colour-224")
+        : Path.of(label);
     if (Files.isRegularFile(directory.resolve(ModelManifest.FILE_NAME))) {
       ModelPackage model = ModelPackage.read(directory);
       return new Subject(model.name(), model,
@@ -248,7 +265,8 @@ public final class Bench implements Callable<Integer> {
           new int[] {1, 2, 4, 8, 16, 32});
     }
     throw new CommandLine.ParameterException(new CommandLine(this), "unknown model " + label
-        + "; use default, resnet18 or the directory of a model package (with model.json)");
+        + "; use default, resnet18, colour224 or the directory of a model package (with "
+        + "model.json)");
   }
 
   /**
@@ -466,6 +484,36 @@ public final class Bench implements Callable<Integer> {
         c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /**
+   * One Integrated Gradients request of {@value #IG_STEPS} path points with {@code batch=16}
+   * against the same with {@code batch=4}, time per path point (alternated, median of three
+   * each): larger batches must not cost more per point, whatever the model's best batch is.
+   */
+  private void integratedGradientsBatches(Subject s, GrpcClientSettings settings,
+      ActorSystem<Void> clientSystem) throws Exception {
+    ExplainerClient client = ExplainerClient.create(settings, clientSystem);
+    Map<Integer, List<Double>> msPerPoint = new LinkedHashMap<>();
+    for (int trial = 0; trial < 4; trial++) {
+      for (int batch : new int[] {4, 16}) {
+        ExplainRequest request = ExplainRequest.newBuilder().setModel(s.model().name())
+            .setMethod("integrated_gradients").putParams("steps", String.valueOf(IG_STEPS))
+            .putParams("batch", String.valueOf(batch)).setOmitSnapshots(true)
+            .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(s.png()))).build();
+        long start = System.nanoTime();
+        await(client.explain(request).runWith(Sink.ignore(), clientSystem));
+        if (trial > 0) {
+          msPerPoint.computeIfAbsent(batch, b -> new ArrayList<>())
+              .add((System.nanoTime() - start) / 1e6 / IG_STEPS);
+        }
+      }
+    }
+    client.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    double batch4 = median(msPerPoint.get(4).stream().mapToDouble(d -> d).toArray());
+    double batch16 = median(msPerPoint.get(16).stream().mapToDouble(d -> d).toArray());
+    emit("ig.batch4", s.label(), batch4, "ms/point", null, Double.NaN);
+    emit("ig.batch16", s.label(), batch16, "ms/point", "ig.batch4", batch4);
   }
 
   /**
