@@ -44,7 +44,7 @@ public final class InferenceEngine implements PassEngine {
   static final double BEST_BATCH_TOLERANCE = 0.1;
   /** Batch sizes stop growing once two in a row cost this many times the lowest per image. */
   private static final double PAST_PEAK = 1.3;
-  /** Batch sizes stop growing once one call takes longer than this. */
+  /** Batch sizes whose call would take longer than this are not tried. */
   private static final long CALIBRATION_CALL_NANOS = 2_000_000_000L;
 
   /** Intra-op threads of one model for calls of fewer than {@link #LARGE_CALL} images, and more. */
@@ -298,9 +298,10 @@ public final class InferenceEngine implements PassEngine {
    * images run in slices of it): the largest batch within {@value #BEST_BATCH_TOLERANCE} of the
    * lowest time per image. Past some size a call costs more per image, not less: on CPU a
    * batch's activations outgrow the caches, and tensors larger than malloc keeps for reuse are
-   * faulted in afresh on every call (MobileNetV2 at 224 pixels, docs/performance). Sizes stop
-   * growing once a call takes longer than {@link #CALIBRATION_CALL_NANOS} or two sizes in a row
-   * cost {@value #PAST_PEAK} times the lowest per image or more. Call on the engine thread.
+   * faulted in afresh on every call (MobileNetV2 at 224 pixels, docs/performance). A size whose
+   * call would take longer than {@link #CALIBRATION_CALL_NANOS} at the lowest time per image so
+   * far is not tried, nor are sizes after two in a row that cost {@value #PAST_PEAK} times the
+   * lowest per image or more. Call on the engine thread.
    */
   public void measureBestBatch(int maxBatch) {
     for (var entry : models.entrySet()) {
@@ -312,11 +313,14 @@ public final class InferenceEngine implements PassEngine {
       int pastPeak = 0;
       for (int size = 1; size <= maxBatch; size = size == maxBatch ? maxBatch + 1
           : Math.min(2 * size, maxBatch)) {
-        double[] timing = timePerImage(name, pkg, size);
-        perImage.put(size, timing[0]);
-        lowest = Math.min(lowest, timing[0]);
-        pastPeak = timing[0] > PAST_PEAK * lowest ? pastPeak + 1 : 0;
-        if (timing[1] > CALIBRATION_CALL_NANOS || pastPeak == 2) {
+        if (size > 1 && lowest * size > CALIBRATION_CALL_NANOS) {
+          break;
+        }
+        double timing = timePerImage(name, pkg, size);
+        perImage.put(size, timing);
+        lowest = Math.min(lowest, timing);
+        pastPeak = timing > PAST_PEAK * lowest ? pastPeak + 1 : 0;
+        if (pastPeak == 2) {
           break;
         }
       }
@@ -344,12 +348,12 @@ public final class InferenceEngine implements PassEngine {
   }
 
   /**
-   * The time per image of a batch-{@code batch} gradient pass, and the time of one such call:
-   * the fastest of at least three passes after a warm-up one, more while within about
-   * {@link #CALIBRATION_MEASURE_NANOS} / 3 (other load on the machine only ever slows a pass
-   * down, so the fastest is the least disturbed).
+   * The time per image of a batch-{@code batch} gradient pass: the fastest of at least two
+   * passes after a warm-up one, more (up to 7) while within about {@link
+   * #CALIBRATION_MEASURE_NANOS} / 3 (other load on the machine only ever slows a pass down, so
+   * the fastest is the least disturbed).
    */
-  private double[] timePerImage(String name, ModelPackage pkg, int batch) {
+  private double timePerImage(String name, ModelPackage pkg, int batch) {
     float[] image = new float[pkg.input().size()];
     Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
     Pass pass = Pass.gradient(Collections.nCopies(batch, image), Pass.Output.LOGIT,
@@ -358,14 +362,13 @@ public final class InferenceEngine implements PassEngine {
     runCall(name, model, pass);
     List<Long> times = new ArrayList<>();
     long start = System.nanoTime();
-    while (times.size() < 3 || (times.size() < 7
+    while (times.size() < 2 || (times.size() < 7
         && System.nanoTime() - start < CALIBRATION_MEASURE_NANOS / 3)) {
       long t = System.nanoTime();
       runCall(name, model, pass);
       times.add(System.nanoTime() - t);
     }
-    double call = Collections.min(times);
-    return new double[] {call / batch, call};
+    return (double) Collections.min(times) / batch;
   }
 
   private PassResult runCall(String modelName, LoadedModel model, Pass pass) {

@@ -211,8 +211,7 @@ public final class Bench implements Callable<Integer> {
       if (MethodRegistry.standard().all().stream()
           .anyMatch(m -> m.name().equals(iterativeMethod))) {
         for (Subject s : subjects) {
-          if (iterativeModels.contains(s.label())
-              || iterativeModels.contains(s.model().name())) {
+          if (iterativeModels.contains(s.label())) {
             iterativeBench(s, settings, clientSystem, bestBatch.get(s.label()));
           }
         }
@@ -260,7 +259,7 @@ public final class Bench implements Callable<Integer> {
         : Path.of(label);
     if (Files.isRegularFile(directory.resolve(ModelManifest.FILE_NAME))) {
       ModelPackage model = ModelPackage.read(directory);
-      return new Subject(model.name(), model,
+      return new Subject(label.equals("colour224") ? label : model.name(), model,
           ImageDecoder.toPng(syntheticImage(model.input(), 3), model.input()),
           new int[] {1, 2, 4, 8, 16, 32});
     }
