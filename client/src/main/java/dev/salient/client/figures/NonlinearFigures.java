@@ -19,6 +19,7 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -51,10 +52,12 @@ import org.jfree.data.xy.XYSeriesCollection;
  * beside its selectively blurred version (Fig. 4).
  *
  * <p>Grey levels map the pixel range [min(0, lowest value), max(1, highest value)] of the figure
- * to black..white, which is the model's own range for images in [0, 1].
+ * to black..white, which is the model's own range for images in [0, 1]. Each model pixel is drawn
+ * as a square of {@link #scaleFor} screen pixels, so that panels are at least {@link #MIN_PANEL}
+ * wide: a 28x28 model's 4 times larger, a 224x224 model's at their own size.
  */
 public final class NonlinearFigures implements MethodFigures {
-  static final int SCALE = 4;
+  static final int MIN_PANEL = 112;
   static final int GIF_DELAY_CENTISECONDS = 8;
   static final int GIF_LAST_DELAY_CENTISECONDS = 150;
   private static final Font FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
@@ -129,8 +132,9 @@ public final class NonlinearFigures implements MethodFigures {
     int columns = trajectories.values().stream().mapToInt(List::size).max().orElse(0)
         + (input.isPresent() ? 1 : 0);
     Tensor any = all.get(0);
-    int cell = (int) any.getShape(any.getShapeCount() - 1) * SCALE;
-    int cellH = (int) any.getShape(any.getShapeCount() - 2) * SCALE;
+    int scale = scaleFor(any);
+    int cell = width(any) * scale;
+    int cellH = height(any) * scale;
     int gap = 6;
     int caption = 30;
     int title = 22;
@@ -146,14 +150,15 @@ public final class NonlinearFigures implements MethodFigures {
       int x = gap;
       int top = y + title;
       if (input.isPresent()) {
-        g.drawImage(render(input.get(), range), x, top, null);
-        g.drawImage(render(input.get(), range), x, top + cellH, null);
+        BufferedImage inputPicture = render(input.get(), range, scale);
+        g.drawImage(inputPicture, x, top, null);
+        g.drawImage(inputPicture, x, top + cellH, null);
         caption(g, "input", null, x, top + 2 * cellH, cell);
         x += cell + gap;
       }
       for (Snapshot s : e.getValue()) {
-        g.drawImage(render(mapTensor(s, "image"), range), x, top, null);
-        g.drawImage(render(mapTensor(s, "masked"), range), x, top + cellH, null);
+        g.drawImage(render(mapTensor(s, "image"), range, scale), x, top, null);
+        g.drawImage(render(mapTensor(s, "masked"), range, scale), x, top + cellH, null);
         caption(g, s.getLabel().substring(e.getKey().length()).trim(),
             s.getValuesMap().get("target_probability"), x, top + 2 * cellH, cell);
         x += cell + gap;
@@ -213,6 +218,7 @@ public final class NonlinearFigures implements MethodFigures {
       all.add(f.getMap());
     });
     float[] range = range(all);
+    int scale = scaleFor(frames.get(0).getImage());
     ImageWriter writer = ImageIO.getImageWritersByFormatName("gif").next();
     Files.deleteIfExists(file);
     try (ImageOutputStream out = ImageIO.createImageOutputStream(file.toFile())) {
@@ -220,8 +226,8 @@ public final class NonlinearFigures implements MethodFigures {
       writer.prepareWriteSequence(null);
       for (int i = 0; i < frames.size(); i++) {
         Frame f = frames.get(i);
-        BufferedImage image = render(f.getImage(), range);
-        BufferedImage masked = render(f.getMap(), range);
+        BufferedImage image = render(f.getImage(), range, scale);
+        BufferedImage masked = render(f.getMap(), range, scale);
         int gap = 4;
         int w = image.getWidth() * 2 + 3 * gap;
         BufferedImage frame = canvas(w, image.getHeight() + 2 * gap + 34);
@@ -319,8 +325,9 @@ public final class NonlinearFigures implements MethodFigures {
       List<Double> probabilities) {
     float[] range = range(panels);
     Tensor any = panels.get(0);
-    int cell = (int) any.getShape(any.getShapeCount() - 1) * SCALE * 3 / 2;
-    int cellH = (int) any.getShape(any.getShapeCount() - 2) * SCALE * 3 / 2;
+    int scale = scaleFor(any);
+    int cell = width(any) * scale * 3 / 2;
+    int cellH = height(any) * scale * 3 / 2;
     int gap = 8;
     int width = Math.max(gap + panels.size() * (cell + gap), 360);
     BufferedImage out = canvas(width, 26 + cellH + 34);
@@ -328,7 +335,7 @@ public final class NonlinearFigures implements MethodFigures {
     g.drawString(heading, gap, 16);
     for (int i = 0; i < panels.size(); i++) {
       int x = gap + i * (cell + gap);
-      g.drawImage(render(panels.get(i), range), x, 24, cell, cellH, null);
+      g.drawImage(render(panels.get(i), range, scale), x, 24, cell, cellH, null);
       caption(g, labels.get(i), probabilities.get(i), x, 24 + cellH, cell);
     }
     g.dispose();
@@ -410,26 +417,38 @@ public final class NonlinearFigures implements MethodFigures {
     return new float[] {lo, hi};
   }
 
-  /** A [C, H, W] (C = 1 or 3) or [H, W] tensor as a picture, {@link #SCALE} times larger. */
-  static BufferedImage render(Tensor t, float[] range) {
-    int dims = t.getShapeCount();
-    int h = (int) t.getShape(dims - 2);
-    int w = (int) t.getShape(dims - 1);
-    int channels = dims == 3 ? (int) t.getShape(0) : 1;
+  /** Screen pixels per model pixel: the least that makes a panel {@link #MIN_PANEL} wide. */
+  static int scaleFor(Tensor t) {
+    int side = Math.max(height(t), width(t));
+    return Math.max(1, (MIN_PANEL + side - 1) / side);
+  }
+
+  private static int height(Tensor t) {
+    return (int) t.getShape(t.getShapeCount() - 2);
+  }
+
+  private static int width(Tensor t) {
+    return (int) t.getShape(t.getShapeCount() - 1);
+  }
+
+  /** A [C, H, W] (C = 1 or 3) or [H, W] tensor as a picture, {@code scale} times larger. */
+  static BufferedImage render(Tensor t, float[] range, int scale) {
+    int h = height(t);
+    int w = width(t);
+    int channels = t.getShapeCount() == 3 ? (int) t.getShape(0) : 1;
     float[] v = floats(t);
-    BufferedImage image = new BufferedImage(w * SCALE, h * SCALE, BufferedImage.TYPE_INT_RGB);
+    BufferedImage image = new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
+    int[] row = new int[w * scale];
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {
         int p = y * w + x;
         int r = grey(v[p], range);
         int g = channels == 3 ? grey(v[h * w + p], range) : r;
         int b = channels == 3 ? grey(v[2 * h * w + p], range) : r;
-        int rgb = (r << 16) | (g << 8) | b;
-        for (int dy = 0; dy < SCALE; dy++) {
-          for (int dx = 0; dx < SCALE; dx++) {
-            image.setRGB(x * SCALE + dx, y * SCALE + dy, rgb);
-          }
-        }
+        Arrays.fill(row, x * scale, (x + 1) * scale, (r << 16) | (g << 8) | b);
+      }
+      for (int dy = 0; dy < scale; dy++) {
+        image.setRGB(0, y * scale + dy, row.length, 1, row, 0, row.length);
       }
     }
     return image;

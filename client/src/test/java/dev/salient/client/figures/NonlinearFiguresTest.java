@@ -96,8 +96,8 @@ class NonlinearFiguresTest {
         files.stream().map(p -> p.getFileName().toString()).toList());
     BufferedImage strip = ImageIO.read(files.get(0).toFile());
     // Two trajectories, each a row of images over a row of masked maps, input + 2 levels wide.
-    assertTrue(strip.getWidth() >= 3 * SIDE * NonlinearFigures.SCALE, "strip width");
-    assertTrue(strip.getHeight() >= 4 * SIDE * NonlinearFigures.SCALE, "strip height");
+    assertTrue(strip.getWidth() >= 3 * NonlinearFigures.MIN_PANEL, "strip width");
+    assertTrue(strip.getHeight() >= 4 * NonlinearFigures.MIN_PANEL, "strip height");
     BufferedImage plot = ImageIO.read(files.get(1).toFile());
     assertEquals(640, plot.getWidth());
   }
