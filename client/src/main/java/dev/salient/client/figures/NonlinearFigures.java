@@ -13,6 +13,7 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferInt;
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -47,9 +48,10 @@ import org.jfree.data.xy.XYSeriesCollection;
  * Figures of the {@code nonlinear} and {@code blur_salient} methods (seed 000): the snapshot
  * strip (image and masked map at every level, the paper's Fig. 1), the trajectory plot
  * (target probability against % of pixels blurred, Fig. 2), an animated GIF of the trajectory
- * (from the frames' tensors), the linear against nonlinear comparison at the last level (Fig. 3,
- * written when the run was {@code --param mode=both}), and for {@code blur_salient} the input
- * beside its selectively blurred version (Fig. 4).
+ * (from the frames' tensors, in one shared palette),
+ * the linear against nonlinear comparison at the last level (Fig. 3, written when the run was
+ * {@code --param mode=both}), and for {@code blur_salient} the input beside its selectively
+ * blurred version (Fig. 4).
  *
  * <p>Grey levels map the pixel range [min(0, lowest value), max(1, highest value)] of the figure
  * to black..white, which is the model's own range for images in [0, 1]. Each model pixel is drawn
@@ -219,27 +221,15 @@ public final class NonlinearFigures implements MethodFigures {
     });
     float[] range = range(all);
     int scale = scaleFor(frames.get(0).getImage());
+    SharedPalette palette = new SharedPalette();
+    frames.forEach(f -> palette.add(gifFrame(f, range, scale, target)));
     ImageWriter writer = ImageIO.getImageWritersByFormatName("gif").next();
     Files.deleteIfExists(file);
     try (ImageOutputStream out = ImageIO.createImageOutputStream(file.toFile())) {
       writer.setOutput(out);
       writer.prepareWriteSequence(null);
       for (int i = 0; i < frames.size(); i++) {
-        Frame f = frames.get(i);
-        BufferedImage image = render(f.getImage(), range, scale);
-        BufferedImage masked = render(f.getMap(), range, scale);
-        int gap = 4;
-        int w = image.getWidth() * 2 + 3 * gap;
-        BufferedImage frame = canvas(w, image.getHeight() + 2 * gap + 34);
-        Graphics2D g = graphics(frame);
-        g.drawImage(image, gap, gap, null);
-        g.drawImage(masked, 2 * gap + image.getWidth(), gap, null);
-        double fraction = f.getValuesMap().getOrDefault("blurred_fraction", 0.0);
-        g.drawString(String.format(Locale.ROOT, "step %d  %s blurred", f.getStep(),
-            percent(fraction)), gap, image.getHeight() + gap + 14);
-        g.drawString(String.format(Locale.ROOT, "p(%s) = %.3f", target,
-            f.getTargetProbability()), gap, image.getHeight() + gap + 29);
-        g.dispose();
+        BufferedImage frame = palette.indexed(i);
         int delay = i == frames.size() - 1 ? GIF_LAST_DELAY_CENTISECONDS : GIF_DELAY_CENTISECONDS;
         writer.writeToSequence(new IIOImage(frame, null, gifMetadata(writer, frame, delay, i == 0)),
             null);
@@ -251,12 +241,32 @@ public final class NonlinearFigures implements MethodFigures {
     return file;
   }
 
+  /** One step of the animation: image beside masked map, step, % blurred and probability. */
+  private static BufferedImage gifFrame(Frame f, float[] range, int scale, String target) {
+    BufferedImage image = render(f.getImage(), range, scale);
+    BufferedImage masked = render(f.getMap(), range, scale);
+    int gap = 4;
+    int w = image.getWidth() * 2 + 3 * gap;
+    BufferedImage frame = canvas(w, image.getHeight() + 2 * gap + 34);
+    Graphics2D g = graphics(frame);
+    g.drawImage(image, gap, gap, null);
+    g.drawImage(masked, 2 * gap + image.getWidth(), gap, null);
+    double fraction = f.getValuesMap().getOrDefault("blurred_fraction", 0.0);
+    g.drawString(String.format(Locale.ROOT, "step %d  %s blurred", f.getStep(),
+        percent(fraction)), gap, image.getHeight() + gap + 14);
+    g.drawString(String.format(Locale.ROOT, "p(%s) = %.3f", target,
+        f.getTargetProbability()), gap, image.getHeight() + gap + 29);
+    g.dispose();
+    return frame;
+  }
+
   /** Frame delay, and on the first frame the NETSCAPE2.0 extension that loops forever. */
   private static IIOMetadata gifMetadata(ImageWriter writer, BufferedImage image, int delay,
       boolean first) throws IOException {
     ImageWriteParam param = writer.getDefaultWriteParam();
-    IIOMetadata metadata = writer.getDefaultImageMetadata(
-        ImageTypeSpecifier.createFromRenderedImage(image), param);
+    // Not createFromRenderedImage: for a TYPE_BYTE_INDEXED image it gives that type's default
+    // palette, and the frame's indices would be written against the wrong colours.
+    IIOMetadata metadata = writer.getDefaultImageMetadata(new ImageTypeSpecifier(image), param);
     String format = metadata.getNativeMetadataFormatName();
     IIOMetadataNode root = (IIOMetadataNode) metadata.getAsTree(format);
     IIOMetadataNode control = child(root, "GraphicControlExtension");
@@ -438,25 +448,30 @@ public final class NonlinearFigures implements MethodFigures {
     int channels = t.getShapeCount() == 3 ? (int) t.getShape(0) : 1;
     float[] v = floats(t);
     BufferedImage image = new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
-    int[] row = new int[w * scale];
+    int[] pixels = ((DataBufferInt) image.getRaster().getDataBuffer()).getData();
+    int stride = w * scale;
+    double levelsPerUnit = 255 / (double) (range[1] - range[0]);
     for (int y = 0; y < h; y++) {
+      int rowStart = y * scale * stride;
       for (int x = 0; x < w; x++) {
         int p = y * w + x;
-        int r = grey(v[p], range);
-        int g = channels == 3 ? grey(v[h * w + p], range) : r;
-        int b = channels == 3 ? grey(v[2 * h * w + p], range) : r;
-        Arrays.fill(row, x * scale, (x + 1) * scale, (r << 16) | (g << 8) | b);
+        int r = grey(v[p], range[0], levelsPerUnit);
+        int g = channels == 3 ? grey(v[h * w + p], range[0], levelsPerUnit) : r;
+        int b = channels == 3 ? grey(v[2 * h * w + p], range[0], levelsPerUnit) : r;
+        int rgb = (r << 16) | (g << 8) | b;
+        Arrays.fill(pixels, rowStart + x * scale, rowStart + (x + 1) * scale, rgb);
       }
-      for (int dy = 0; dy < scale; dy++) {
-        image.setRGB(0, y * scale + dy, row.length, 1, row, 0, row.length);
+      for (int dy = 1; dy < scale; dy++) {
+        System.arraycopy(pixels, rowStart, pixels, rowStart + dy * stride, stride);
       }
     }
     return image;
   }
 
-  private static int grey(float v, float[] range) {
-    double t = (v - range[0]) / (double) (range[1] - range[0]);
-    return (int) Math.round(255 * Math.max(0, Math.min(1, t)));
+  /** The grey level 0..255 of {@code v}, {@code lo} being black. */
+  private static int grey(float v, float lo, double levelsPerUnit) {
+    double level = (v - lo) * levelsPerUnit;
+    return level <= 0 ? 0 : level >= 255 ? 255 : (int) (level + 0.5);
   }
 
   private static Path writePng(Path file, BufferedImage image) throws IOException {

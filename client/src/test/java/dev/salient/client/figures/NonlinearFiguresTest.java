@@ -49,6 +49,19 @@ class NonlinearFiguresTest {
     return t.build();
   }
 
+  /** A [3, SIDE, SIDE] tensor of one colour. */
+  static Tensor channels(float red, float green, float blue) {
+    ByteBuffer b = ByteBuffer.allocate(4 * 3 * SIDE * SIDE).order(ByteOrder.LITTLE_ENDIAN);
+    for (float value : new float[] {red, green, blue}) {
+      for (int i = 0; i < SIDE * SIDE; i++) {
+        b.putFloat(value);
+      }
+    }
+    b.flip();
+    return Tensor.newBuilder().setData(ByteString.copyFrom(b)).addShape(3).addShape(SIDE)
+        .addShape(SIDE).build();
+  }
+
   static SaliencyMap map(String name, Tensor t) {
     return SaliencyMap.newBuilder().setName(name).setTensor(t).build();
   }
@@ -104,8 +117,7 @@ class NonlinearFiguresTest {
 
   @Test
   void theAnimationHasOneLoopingFramePerStreamedFrame() throws Exception {
-    Path gif = new NonlinearFigures().write(dir, "x", explanation(false, false)).stream()
-        .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+    Path gif = gif(explanation(false, false));
 
     ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
     try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
@@ -122,6 +134,27 @@ class NonlinearFiguresTest {
   }
 
   @Test
+  void panelsAreAtLeastMinPanelWideSoA224ModelIsDrawnPixelForPixel() {
+    assertEquals(4, NonlinearFigures.scaleFor(tensor(1f, 1, 28, 28)));
+    assertEquals(1, NonlinearFigures.scaleFor(tensor(1f, 3, 224, 224)));
+    assertEquals(2, NonlinearFigures.scaleFor(tensor(1f, 3, 64, 64)));
+  }
+
+  @Test
+  void colourFramesKeepTheirColoursInTheAnimation() throws Exception {
+    Explanation run = explanation(false, false);
+    Frame red = run.frames().get(0).toBuilder()
+        .setImage(channels(1f, 0f, 0f)).setMap(channels(0f, 0f, 1f)).build();
+
+    Path gif = gif(new Explanation(run.started(), List.of(red), run.result()));
+
+    BufferedImage first = ImageIO.read(gif.toFile());
+    int panel = SIDE * NonlinearFigures.scaleFor(red.getImage());
+    assertEquals(0xff0000, first.getRGB(panel / 2, panel / 2) & 0xffffff, "image: red");
+    assertEquals(0x0000ff, first.getRGB(panel + panel / 2, panel / 2) & 0xffffff, "map: blue");
+  }
+
+  @Test
   void aSingleTrajectoryHasNoComparisonAndBlurSalientAddsItsCheck() throws Exception {
     List<String> names = new NonlinearFigures().write(dir, "y", explanation(false, true))
         .stream().map(p -> p.getFileName().toString()).toList();
@@ -129,5 +162,10 @@ class NonlinearFiguresTest {
     assertEquals(List.of("y.snapshots.png", "y.trajectory.png", "y.trajectory.gif",
         "y.blur_check.png"), names);
     assertTrue(Files.size(dir.resolve("y.blur_check.png")) > 0);
+  }
+
+  private Path gif(Explanation explanation) throws Exception {
+    return new NonlinearFigures().write(dir, "x", explanation).stream()
+        .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
   }
 }
