@@ -48,7 +48,7 @@ import org.jfree.data.xy.XYSeriesCollection;
  * Figures of the {@code nonlinear} and {@code blur_salient} methods (seed 000): the snapshot
  * strip (image and masked map at every level, the paper's Fig. 1), the trajectory plot
  * (target probability against % of pixels blurred, Fig. 2), an animated GIF of the trajectory
- * (from the frames' tensors, in one shared palette),
+ * (from the frames' tensors, at most {@link #MAX_GIF_FRAMES} of them, in one shared palette),
  * the linear against nonlinear comparison at the last level (Fig. 3, written when the run was
  * {@code --param mode=both}), and for {@code blur_salient} the input beside its selectively
  * blurred version (Fig. 4).
@@ -60,6 +60,8 @@ import org.jfree.data.xy.XYSeriesCollection;
  */
 public final class NonlinearFigures implements MethodFigures {
   static final int MIN_PANEL = 112;
+  /** Frames in the trajectory GIF at most; longer runs are sampled evenly, first and last kept. */
+  static final int MAX_GIF_FRAMES = 100;
   static final int GIF_DELAY_CENTISECONDS = 8;
   static final int GIF_LAST_DELAY_CENTISECONDS = 150;
   private static final Font FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
@@ -213,7 +215,9 @@ public final class NonlinearFigures implements MethodFigures {
 
   // ---- the animated trajectory ----
 
-  private static Path writeGif(Path file, List<Frame> frames, String target) throws IOException {
+  private static Path writeGif(Path file, List<Frame> streamed, String target)
+      throws IOException {
+    List<Frame> frames = evenlySampled(streamed, MAX_GIF_FRAMES);
     List<Tensor> all = new ArrayList<>();
     frames.forEach(f -> {
       all.add(f.getImage());
@@ -258,6 +262,21 @@ public final class NonlinearFigures implements MethodFigures {
         f.getTargetProbability()), gap, image.getHeight() + gap + 29);
     g.dispose();
     return frame;
+  }
+
+  /**
+   * At most {@code max} of {@code items}, evenly spaced, the first and the last always among
+   * them; all of them when there are no more than {@code max}.
+   */
+  static <T> List<T> evenlySampled(List<T> items, int max) {
+    if (items.size() <= max) {
+      return items;
+    }
+    List<T> sampled = new ArrayList<>(max);
+    for (int i = 0; i < max; i++) {
+      sampled.add(items.get((int) Math.round(i * (items.size() - 1) / (double) (max - 1))));
+    }
+    return sampled;
   }
 
   /** Frame delay, and on the first frame the NETSCAPE2.0 extension that loops forever. */

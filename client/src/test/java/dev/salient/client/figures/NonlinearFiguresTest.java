@@ -141,6 +141,29 @@ class NonlinearFiguresTest {
   }
 
   @Test
+  void aLongRunIsAnimatedInAtMostMaxGifFrames() throws Exception {
+    int streamed = 3 * NonlinearFigures.MAX_GIF_FRAMES;
+    Explanation run = explanation(false, false);
+    List<Frame> frames = new ArrayList<>();
+    for (int step = 0; step < streamed; step++) {
+      frames.add(run.frames().get(0).toBuilder().setStep(step).build());
+    }
+
+    Path gif = gif(new Explanation(run.started(), frames, run.result()));
+
+    assertEquals(NonlinearFigures.MAX_GIF_FRAMES, frameCount(gif));
+  }
+
+  @Test
+  void evenSamplingKeepsTheFirstAndTheLastAndSpacesTheRest() {
+    List<Integer> steps = List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+
+    assertEquals(List.of(0, 5, 10), NonlinearFigures.evenlySampled(steps, 3));
+    assertEquals(List.of(0, 2, 4, 6, 8, 10), NonlinearFigures.evenlySampled(steps, 6));
+    assertEquals(steps, NonlinearFigures.evenlySampled(steps, 11));
+  }
+
+  @Test
   void colourFramesKeepTheirColoursInTheAnimation() throws Exception {
     Explanation run = explanation(false, false);
     Frame red = run.frames().get(0).toBuilder()
@@ -167,5 +190,15 @@ class NonlinearFiguresTest {
   private Path gif(Explanation explanation) throws Exception {
     return new NonlinearFigures().write(dir, "x", explanation).stream()
         .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+  }
+
+  private static int frameCount(Path gif) throws Exception {
+    ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+      reader.setInput(in);
+      return reader.getNumImages(true);
+    } finally {
+      reader.dispose();
+    }
   }
 }
