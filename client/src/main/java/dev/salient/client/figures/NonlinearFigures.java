@@ -14,6 +14,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferInt;
+import java.awt.image.IndexColorModel;
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -233,7 +234,7 @@ public final class NonlinearFigures implements MethodFigures {
       writer.setOutput(out);
       writer.prepareWriteSequence(null);
       for (int i = 0; i < frames.size(); i++) {
-        BufferedImage frame = palette.indexed(i);
+        BufferedImage frame = palette.animationFrame(i);
         int delay = i == frames.size() - 1 ? GIF_LAST_DELAY_CENTISECONDS : GIF_DELAY_CENTISECONDS;
         writer.writeToSequence(new IIOImage(frame, null, gifMetadata(writer, frame, delay, i == 0)),
             null);
@@ -279,7 +280,10 @@ public final class NonlinearFigures implements MethodFigures {
     return sampled;
   }
 
-  /** Frame delay, and on the first frame the NETSCAPE2.0 extension that loops forever. */
+  /**
+   * Frame delay, the palette's transparent entry, and on the first frame the NETSCAPE2.0
+   * extension that loops forever.
+   */
   private static IIOMetadata gifMetadata(ImageWriter writer, BufferedImage image, int delay,
       boolean first) throws IOException {
     ImageWriteParam param = writer.getDefaultWriteParam();
@@ -289,11 +293,14 @@ public final class NonlinearFigures implements MethodFigures {
     String format = metadata.getNativeMetadataFormatName();
     IIOMetadataNode root = (IIOMetadataNode) metadata.getAsTree(format);
     IIOMetadataNode control = child(root, "GraphicControlExtension");
-    control.setAttribute("disposalMethod", "none");
+    // Each frame stays under the next, whose transparent pixels show it through.
+    control.setAttribute("disposalMethod", "doNotDispose");
     control.setAttribute("userInputFlag", "FALSE");
-    control.setAttribute("transparentColorFlag", "FALSE");
+    int transparent = image.getColorModel() instanceof IndexColorModel indexed
+        ? indexed.getTransparentPixel() : -1;
+    control.setAttribute("transparentColorFlag", transparent >= 0 ? "TRUE" : "FALSE");
     control.setAttribute("delayTime", Integer.toString(delay));
-    control.setAttribute("transparentColorIndex", "0");
+    control.setAttribute("transparentColorIndex", Integer.toString(Math.max(0, transparent)));
     if (first) {
       IIOMetadataNode extensions = child(root, "ApplicationExtensions");
       IIOMetadataNode loop = new IIOMetadataNode("ApplicationExtension");

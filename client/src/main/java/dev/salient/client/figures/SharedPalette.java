@@ -13,9 +13,10 @@ import java.util.stream.IntStream;
 /**
  * One palette of at most 256 colours for every frame of an animation, so that the GIF writer
  * does not quantise each frame itself. Frames whose pixels are all grey get the 256 greys, which
- * is exact; colour frames get a median cut of their colours at 5 bits per channel.
+ * is exact; colour frames get a median cut of their colours at 5 bits per channel, and one more
+ * entry, transparent, for "as in the frame before" (see {@link #animationFrame}).
  *
- * <p>Use: {@link #add} every frame, then {@link #indexed} each of them.
+ * <p>Use: {@link #add} every frame, then {@link #indexed} or {@link #animationFrame} each.
  */
 final class SharedPalette {
   private static final int COLOURS = 256;
@@ -44,18 +45,53 @@ final class SharedPalette {
 
   /** The {@code i}-th frame added, in the shared palette. */
   BufferedImage indexed(int i) {
+    BufferedImage image = blank(i);
+    indices(i, pixelsOf(image));
+    return image;
+  }
+
+  /**
+   * The {@code i}-th frame as an animation that leaves each frame in place draws it: the pixels
+   * whose palette entry is the previous frame's are transparent, which GIF's compression turns
+   * into long cheap runs (most of a trajectory's pixels do not change from one step to the next).
+   * All frames are whole when the palette is the 256 greys, which leave no entry free.
+   */
+  BufferedImage animationFrame(int i) {
+    BufferedImage image = indexed(i);
+    if (i == 0 || model.getTransparentPixel() < 0
+        || frames.get(i - 1).width != image.getWidth()
+        || frames.get(i - 1).height != image.getHeight()) {
+      return image;
+    }
+    byte[] previous = new byte[frames.get(i - 1).rgb.length];
+    indices(i - 1, previous);
+    byte[] current = pixelsOf(image);
+    byte unchanged = (byte) model.getTransparentPixel();
+    for (int p = 0; p < current.length; p++) {
+      if (current[p] == previous[p]) {
+        current[p] = unchanged;
+      }
+    }
+    return image;
+  }
+
+  private BufferedImage blank(int i) {
     if (model == null) {
       build();
     }
-    Pixels frame = frames.get(i);
-    int[] rgb = frame.rgb;
-    BufferedImage image = new BufferedImage(frame.width, frame.height,
+    return new BufferedImage(frames.get(i).width, frames.get(i).height,
         BufferedImage.TYPE_BYTE_INDEXED, model);
-    byte[] indices = ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
+  }
+
+  private static byte[] pixelsOf(BufferedImage indexed) {
+    return ((DataBufferByte) indexed.getRaster().getDataBuffer()).getData();
+  }
+
+  private void indices(int i, byte[] into) {
+    int[] rgb = frames.get(i).rgb;
     for (int p = 0; p < rgb.length; p++) {
-      indices[p] = allGrey ? (byte) blue(rgb[p]) : indexOfBin[bin(rgb[p])];
+      into[p] = allGrey ? (byte) blue(rgb[p]) : indexOfBin[bin(rgb[p])];
     }
-    return image;
   }
 
   private void build() {
@@ -69,7 +105,7 @@ final class SharedPalette {
     }
     int[] used = IntStream.range(0, BINS).filter(bin -> population[bin] > 0).toArray();
     List<Box> boxes = new ArrayList<>(List.of(new Box(used, 0, used.length)));
-    while (boxes.size() < COLOURS) {
+    while (boxes.size() < COLOURS - 1) {
       Box widest = boxes.stream().filter(b -> b.to - b.from > 1)
           .max(Comparator.comparingInt(Box::extent)).orElse(null);
       if (widest == null) {
@@ -78,9 +114,10 @@ final class SharedPalette {
       boxes.remove(widest);
       boxes.addAll(widest.split(population));
     }
-    byte[] r = new byte[boxes.size()];
-    byte[] g = new byte[boxes.size()];
-    byte[] b = new byte[boxes.size()];
+    // The entry after the boxes' stays black and is the transparent one.
+    byte[] r = new byte[boxes.size() + 1];
+    byte[] g = new byte[boxes.size() + 1];
+    byte[] b = new byte[boxes.size() + 1];
     indexOfBin = new byte[BINS];
     for (int i = 0; i < boxes.size(); i++) {
       int mean = boxes.get(i).mean(population);
@@ -91,13 +128,21 @@ final class SharedPalette {
         indexOfBin[boxes.get(i).bins[k]] = (byte) i;
       }
     }
-    model = new IndexColorModel(8, boxes.size(), r, g, b);
+    model = new IndexColorModel(8, boxes.size() + 1, r, g, b, boxes.size());
   }
 
   private record Pixels(int width, int height, int[] rgb) {}
 
   /** A run of {@code bins[from..to)}: the colours one palette entry stands for. */
   private record Box(int[] bins, int from, int to) {
+    long pixels(int[] population) {
+      long total = 0;
+      for (int k = from; k < to; k++) {
+        total += population[bins[k]];
+      }
+      return total;
+    }
+
     int extent() {
       return Math.max(spread(0), Math.max(spread(1), spread(2)));
     }
@@ -120,10 +165,7 @@ final class SharedPalette {
           .sorted(Comparator.comparingInt(bin -> channelOfBin(bin, channel)))
           .mapToInt(Integer::intValue).toArray();
       System.arraycopy(sorted, 0, bins, from, sorted.length);
-      long total = 0;
-      for (int k = from; k < to; k++) {
-        total += population[bins[k]];
-      }
+      long total = pixels(population);
       long seen = 0;
       int cut = from + 1;
       for (int k = from; k < to - 1 && seen + population[bins[k]] <= total / 2; k++) {

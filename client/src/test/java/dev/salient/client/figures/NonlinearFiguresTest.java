@@ -168,13 +168,18 @@ class NonlinearFiguresTest {
     Explanation run = explanation(false, false);
     Frame red = run.frames().get(0).toBuilder()
         .setImage(channels(1f, 0f, 0f)).setMap(channels(0f, 0f, 1f)).build();
+    Frame green = red.toBuilder().setStep(1).setImage(channels(0f, 1f, 0f)).build();
 
-    Path gif = gif(new Explanation(run.started(), List.of(red), run.result()));
+    Path gif = gif(new Explanation(run.started(), List.of(red, green), run.result()));
 
-    BufferedImage first = ImageIO.read(gif.toFile());
     int panel = SIDE * NonlinearFigures.scaleFor(red.getImage());
+    BufferedImage first = frame(gif, 0);
     assertEquals(0xff0000, first.getRGB(panel / 2, panel / 2) & 0xffffff, "image: red");
     assertEquals(0x0000ff, first.getRGB(panel + panel / 2, panel / 2) & 0xffffff, "map: blue");
+    // The second frame is drawn over the first: what did not change is left transparent.
+    BufferedImage second = frame(gif, 1);
+    assertEquals(0x00ff00, second.getRGB(panel / 2, panel / 2) & 0xffffff, "image: green");
+    assertEquals(0, second.getRGB(panel + panel / 2, panel / 2) >>> 24, "map: as before");
   }
 
   @Test
@@ -190,6 +195,16 @@ class NonlinearFiguresTest {
   private Path gif(Explanation explanation) throws Exception {
     return new NonlinearFigures().write(dir, "x", explanation).stream()
         .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+  }
+
+  private static BufferedImage frame(Path gif, int index) throws Exception {
+    ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+      reader.setInput(in);
+      return reader.read(index);
+    } finally {
+      reader.dispose();
+    }
   }
 
   private static int frameCount(Path gif) throws Exception {

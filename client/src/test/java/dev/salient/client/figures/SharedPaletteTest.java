@@ -53,6 +53,35 @@ class SharedPaletteTest {
     assertEquals(0xffffff, indexed.getRGB(15, 5) & 0xffffff);
   }
 
+  @Test
+  void anAnimationFrameLeavesWhatDidNotChangeTransparent() {
+    SharedPalette palette = new SharedPalette();
+    palette.add(picture(64, 64, (x, y) -> (x * 4 << 16) | (y * 4 << 8) | 0x80));
+    palette.add(picture(64, 64, (x, y) -> x < 32 ? (x * 4 << 16) | (y * 4 << 8) | 0x80
+        : 0x00ff00));
+
+    BufferedImage whole = palette.indexed(1);
+    BufferedImage changes = palette.animationFrame(1);
+
+    assertEquals(0, changes.getRGB(10, 10) >>> 24, "unchanged: transparent");
+    assertEquals(whole.getRGB(40, 10), changes.getRGB(40, 10), "changed: drawn");
+    assertEquals(0x00ff00, changes.getRGB(40, 10) & 0xffffff);
+    assertEquals(palette.indexed(0).getRGB(10, 10), whole.getRGB(10, 10));
+  }
+
+  @Test
+  void greyAnimationFramesAreWholeForTheGreysLeaveNoEntryFree() {
+    SharedPalette palette = new SharedPalette();
+    palette.add(picture(256, 1, (x, y) -> x * 0x010101));
+    palette.add(picture(256, 1, (x, y) -> x * 0x010101));
+
+    BufferedImage second = palette.animationFrame(1);
+
+    for (int x = 0; x < 256; x++) {
+      assertEquals(x * 0x010101, second.getRGB(x, 0) & 0xffffff, "grey " + x);
+    }
+  }
+
   private interface Colour {
     int at(int x, int y);
   }
