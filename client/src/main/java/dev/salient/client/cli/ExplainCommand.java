@@ -88,7 +88,10 @@ final class ExplainCommand extends ClientCommand {
   @Option(
       names = "--out",
       paramLabel = "DIR",
-      description = "Write each result map as <image>.<method>.<map>.png (overlay) and .npy.")
+      description =
+          "Write each result map as <image>.<method>.<map>.png (overlay) and .npy, and the"
+              + " method's figures; a trajectory's GIF has at most 100 frames, evenly sampled"
+              + " from longer runs, first and last kept.")
   Path outDir;
 
   @Option(names = "--json", description = "One JSON object per event per line on stdout.")

@@ -13,12 +13,15 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferInt;
+import java.awt.image.IndexColorModel;
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -46,15 +49,20 @@ import org.jfree.data.xy.XYSeriesCollection;
  * Figures of the {@code nonlinear} and {@code blur_salient} methods (seed 000): the snapshot
  * strip (image and masked map at every level, the paper's Fig. 1), the trajectory plot
  * (target probability against % of pixels blurred, Fig. 2), an animated GIF of the trajectory
- * (from the frames' tensors), the linear against nonlinear comparison at the last level (Fig. 3,
- * written when the run was {@code --param mode=both}), and for {@code blur_salient} the input
- * beside its selectively blurred version (Fig. 4).
+ * (from the frames' tensors, at most {@link #MAX_GIF_FRAMES} of them, in one shared palette),
+ * the linear against nonlinear comparison at the last level (Fig. 3, written when the run was
+ * {@code --param mode=both}), and for {@code blur_salient} the input beside its selectively
+ * blurred version (Fig. 4).
  *
  * <p>Grey levels map the pixel range [min(0, lowest value), max(1, highest value)] of the figure
- * to black..white, which is the model's own range for images in [0, 1].
+ * to black..white, which is the model's own range for images in [0, 1]. Each model pixel is drawn
+ * as a square of {@link #scaleFor} screen pixels, so that panels are at least {@link #MIN_PANEL}
+ * wide: a 28x28 model's 4 times larger, a 224x224 model's at their own size.
  */
 public final class NonlinearFigures implements MethodFigures {
-  static final int SCALE = 4;
+  static final int MIN_PANEL = 112;
+  /** Frames in the trajectory GIF at most; longer runs are sampled evenly, first and last kept. */
+  static final int MAX_GIF_FRAMES = 100;
   static final int GIF_DELAY_CENTISECONDS = 8;
   static final int GIF_LAST_DELAY_CENTISECONDS = 150;
   private static final Font FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
@@ -129,8 +137,9 @@ public final class NonlinearFigures implements MethodFigures {
     int columns = trajectories.values().stream().mapToInt(List::size).max().orElse(0)
         + (input.isPresent() ? 1 : 0);
     Tensor any = all.get(0);
-    int cell = (int) any.getShape(any.getShapeCount() - 1) * SCALE;
-    int cellH = (int) any.getShape(any.getShapeCount() - 2) * SCALE;
+    int scale = scaleFor(any);
+    int cell = width(any) * scale;
+    int cellH = height(any) * scale;
     int gap = 6;
     int caption = 30;
     int title = 22;
@@ -146,14 +155,15 @@ public final class NonlinearFigures implements MethodFigures {
       int x = gap;
       int top = y + title;
       if (input.isPresent()) {
-        g.drawImage(render(input.get(), range), x, top, null);
-        g.drawImage(render(input.get(), range), x, top + cellH, null);
+        BufferedImage inputPicture = render(input.get(), range, scale);
+        g.drawImage(inputPicture, x, top, null);
+        g.drawImage(inputPicture, x, top + cellH, null);
         caption(g, "input", null, x, top + 2 * cellH, cell);
         x += cell + gap;
       }
       for (Snapshot s : e.getValue()) {
-        g.drawImage(render(mapTensor(s, "image"), range), x, top, null);
-        g.drawImage(render(mapTensor(s, "masked"), range), x, top + cellH, null);
+        g.drawImage(render(mapTensor(s, "image"), range, scale), x, top, null);
+        g.drawImage(render(mapTensor(s, "masked"), range, scale), x, top + cellH, null);
         caption(g, s.getLabel().substring(e.getKey().length()).trim(),
             s.getValuesMap().get("target_probability"), x, top + 2 * cellH, cell);
         x += cell + gap;
@@ -206,34 +216,25 @@ public final class NonlinearFigures implements MethodFigures {
 
   // ---- the animated trajectory ----
 
-  private static Path writeGif(Path file, List<Frame> frames, String target) throws IOException {
+  private static Path writeGif(Path file, List<Frame> streamed, String target)
+      throws IOException {
+    List<Frame> frames = evenlySampled(streamed, MAX_GIF_FRAMES);
     List<Tensor> all = new ArrayList<>();
     frames.forEach(f -> {
       all.add(f.getImage());
       all.add(f.getMap());
     });
     float[] range = range(all);
+    int scale = scaleFor(frames.get(0).getImage());
+    SharedPalette palette = new SharedPalette();
+    frames.forEach(f -> palette.add(gifFrame(f, range, scale, target)));
     ImageWriter writer = ImageIO.getImageWritersByFormatName("gif").next();
     Files.deleteIfExists(file);
     try (ImageOutputStream out = ImageIO.createImageOutputStream(file.toFile())) {
       writer.setOutput(out);
       writer.prepareWriteSequence(null);
       for (int i = 0; i < frames.size(); i++) {
-        Frame f = frames.get(i);
-        BufferedImage image = render(f.getImage(), range);
-        BufferedImage masked = render(f.getMap(), range);
-        int gap = 4;
-        int w = image.getWidth() * 2 + 3 * gap;
-        BufferedImage frame = canvas(w, image.getHeight() + 2 * gap + 34);
-        Graphics2D g = graphics(frame);
-        g.drawImage(image, gap, gap, null);
-        g.drawImage(masked, 2 * gap + image.getWidth(), gap, null);
-        double fraction = f.getValuesMap().getOrDefault("blurred_fraction", 0.0);
-        g.drawString(String.format(Locale.ROOT, "step %d  %s blurred", f.getStep(),
-            percent(fraction)), gap, image.getHeight() + gap + 14);
-        g.drawString(String.format(Locale.ROOT, "p(%s) = %.3f", target,
-            f.getTargetProbability()), gap, image.getHeight() + gap + 29);
-        g.dispose();
+        BufferedImage frame = palette.animationFrame(i);
         int delay = i == frames.size() - 1 ? GIF_LAST_DELAY_CENTISECONDS : GIF_DELAY_CENTISECONDS;
         writer.writeToSequence(new IIOImage(frame, null, gifMetadata(writer, frame, delay, i == 0)),
             null);
@@ -245,20 +246,61 @@ public final class NonlinearFigures implements MethodFigures {
     return file;
   }
 
-  /** Frame delay, and on the first frame the NETSCAPE2.0 extension that loops forever. */
+  /** One step of the animation: image beside masked map, step, % blurred and probability. */
+  private static BufferedImage gifFrame(Frame f, float[] range, int scale, String target) {
+    BufferedImage image = render(f.getImage(), range, scale);
+    BufferedImage masked = render(f.getMap(), range, scale);
+    int gap = 4;
+    int w = image.getWidth() * 2 + 3 * gap;
+    BufferedImage frame = canvas(w, image.getHeight() + 2 * gap + 34);
+    Graphics2D g = graphics(frame);
+    g.drawImage(image, gap, gap, null);
+    g.drawImage(masked, 2 * gap + image.getWidth(), gap, null);
+    double fraction = f.getValuesMap().getOrDefault("blurred_fraction", 0.0);
+    g.drawString(String.format(Locale.ROOT, "step %d  %s blurred", f.getStep(),
+        percent(fraction)), gap, image.getHeight() + gap + 14);
+    g.drawString(String.format(Locale.ROOT, "p(%s) = %.3f", target,
+        f.getTargetProbability()), gap, image.getHeight() + gap + 29);
+    g.dispose();
+    return frame;
+  }
+
+  /**
+   * At most {@code max} of {@code items}, evenly spaced, the first and the last always among
+   * them; all of them when there are no more than {@code max}.
+   */
+  static <T> List<T> evenlySampled(List<T> items, int max) {
+    if (items.size() <= max) {
+      return items;
+    }
+    List<T> sampled = new ArrayList<>(max);
+    for (int i = 0; i < max; i++) {
+      sampled.add(items.get((int) Math.round(i * (items.size() - 1) / (double) (max - 1))));
+    }
+    return sampled;
+  }
+
+  /**
+   * Frame delay, the palette's transparent entry, and on the first frame the NETSCAPE2.0
+   * extension that loops forever.
+   */
   private static IIOMetadata gifMetadata(ImageWriter writer, BufferedImage image, int delay,
       boolean first) throws IOException {
     ImageWriteParam param = writer.getDefaultWriteParam();
-    IIOMetadata metadata = writer.getDefaultImageMetadata(
-        ImageTypeSpecifier.createFromRenderedImage(image), param);
+    // Not createFromRenderedImage: for a TYPE_BYTE_INDEXED image it gives that type's default
+    // palette, and the frame's indices would be written against the wrong colours.
+    IIOMetadata metadata = writer.getDefaultImageMetadata(new ImageTypeSpecifier(image), param);
     String format = metadata.getNativeMetadataFormatName();
     IIOMetadataNode root = (IIOMetadataNode) metadata.getAsTree(format);
     IIOMetadataNode control = child(root, "GraphicControlExtension");
-    control.setAttribute("disposalMethod", "none");
+    // Each frame stays under the next, whose transparent pixels show it through.
+    control.setAttribute("disposalMethod", "doNotDispose");
     control.setAttribute("userInputFlag", "FALSE");
-    control.setAttribute("transparentColorFlag", "FALSE");
+    int transparent = image.getColorModel() instanceof IndexColorModel indexed
+        ? indexed.getTransparentPixel() : -1;
+    control.setAttribute("transparentColorFlag", transparent >= 0 ? "TRUE" : "FALSE");
     control.setAttribute("delayTime", Integer.toString(delay));
-    control.setAttribute("transparentColorIndex", "0");
+    control.setAttribute("transparentColorIndex", Integer.toString(Math.max(0, transparent)));
     if (first) {
       IIOMetadataNode extensions = child(root, "ApplicationExtensions");
       IIOMetadataNode loop = new IIOMetadataNode("ApplicationExtension");
@@ -319,8 +361,9 @@ public final class NonlinearFigures implements MethodFigures {
       List<Double> probabilities) {
     float[] range = range(panels);
     Tensor any = panels.get(0);
-    int cell = (int) any.getShape(any.getShapeCount() - 1) * SCALE * 3 / 2;
-    int cellH = (int) any.getShape(any.getShapeCount() - 2) * SCALE * 3 / 2;
+    int scale = scaleFor(any);
+    int cell = width(any) * scale * 3 / 2;
+    int cellH = height(any) * scale * 3 / 2;
     int gap = 8;
     int width = Math.max(gap + panels.size() * (cell + gap), 360);
     BufferedImage out = canvas(width, 26 + cellH + 34);
@@ -328,7 +371,7 @@ public final class NonlinearFigures implements MethodFigures {
     g.drawString(heading, gap, 16);
     for (int i = 0; i < panels.size(); i++) {
       int x = gap + i * (cell + gap);
-      g.drawImage(render(panels.get(i), range), x, 24, cell, cellH, null);
+      g.drawImage(render(panels.get(i), range, scale), x, 24, cell, cellH, null);
       caption(g, labels.get(i), probabilities.get(i), x, 24 + cellH, cell);
     }
     g.dispose();
@@ -410,34 +453,51 @@ public final class NonlinearFigures implements MethodFigures {
     return new float[] {lo, hi};
   }
 
-  /** A [C, H, W] (C = 1 or 3) or [H, W] tensor as a picture, {@link #SCALE} times larger. */
-  static BufferedImage render(Tensor t, float[] range) {
-    int dims = t.getShapeCount();
-    int h = (int) t.getShape(dims - 2);
-    int w = (int) t.getShape(dims - 1);
-    int channels = dims == 3 ? (int) t.getShape(0) : 1;
+  /** Screen pixels per model pixel: the least that makes a panel {@link #MIN_PANEL} wide. */
+  static int scaleFor(Tensor t) {
+    int side = Math.max(height(t), width(t));
+    return Math.max(1, (MIN_PANEL + side - 1) / side);
+  }
+
+  private static int height(Tensor t) {
+    return (int) t.getShape(t.getShapeCount() - 2);
+  }
+
+  private static int width(Tensor t) {
+    return (int) t.getShape(t.getShapeCount() - 1);
+  }
+
+  /** A [C, H, W] (C = 1 or 3) or [H, W] tensor as a picture, {@code scale} times larger. */
+  static BufferedImage render(Tensor t, float[] range, int scale) {
+    int h = height(t);
+    int w = width(t);
+    int channels = t.getShapeCount() == 3 ? (int) t.getShape(0) : 1;
     float[] v = floats(t);
-    BufferedImage image = new BufferedImage(w * SCALE, h * SCALE, BufferedImage.TYPE_INT_RGB);
+    BufferedImage image = new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
+    int[] pixels = ((DataBufferInt) image.getRaster().getDataBuffer()).getData();
+    int stride = w * scale;
+    double levelsPerUnit = 255 / (double) (range[1] - range[0]);
     for (int y = 0; y < h; y++) {
+      int rowStart = y * scale * stride;
       for (int x = 0; x < w; x++) {
         int p = y * w + x;
-        int r = grey(v[p], range);
-        int g = channels == 3 ? grey(v[h * w + p], range) : r;
-        int b = channels == 3 ? grey(v[2 * h * w + p], range) : r;
+        int r = grey(v[p], range[0], levelsPerUnit);
+        int g = channels == 3 ? grey(v[h * w + p], range[0], levelsPerUnit) : r;
+        int b = channels == 3 ? grey(v[2 * h * w + p], range[0], levelsPerUnit) : r;
         int rgb = (r << 16) | (g << 8) | b;
-        for (int dy = 0; dy < SCALE; dy++) {
-          for (int dx = 0; dx < SCALE; dx++) {
-            image.setRGB(x * SCALE + dx, y * SCALE + dy, rgb);
-          }
-        }
+        Arrays.fill(pixels, rowStart + x * scale, rowStart + (x + 1) * scale, rgb);
+      }
+      for (int dy = 1; dy < scale; dy++) {
+        System.arraycopy(pixels, rowStart, pixels, rowStart + dy * stride, stride);
       }
     }
     return image;
   }
 
-  private static int grey(float v, float[] range) {
-    double t = (v - range[0]) / (double) (range[1] - range[0]);
-    return (int) Math.round(255 * Math.max(0, Math.min(1, t)));
+  /** The grey level 0..255 of {@code v}, {@code lo} being black. */
+  private static int grey(float v, float lo, double levelsPerUnit) {
+    double level = (v - lo) * levelsPerUnit;
+    return level <= 0 ? 0 : level >= 255 ? 255 : (int) (level + 0.5);
   }
 
   private static Path writePng(Path file, BufferedImage image) throws IOException {

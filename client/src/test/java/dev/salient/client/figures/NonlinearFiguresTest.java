@@ -49,6 +49,19 @@ class NonlinearFiguresTest {
     return t.build();
   }
 
+  /** A [3, SIDE, SIDE] tensor of one colour. */
+  static Tensor channels(float red, float green, float blue) {
+    ByteBuffer b = ByteBuffer.allocate(4 * 3 * SIDE * SIDE).order(ByteOrder.LITTLE_ENDIAN);
+    for (float value : new float[] {red, green, blue}) {
+      for (int i = 0; i < SIDE * SIDE; i++) {
+        b.putFloat(value);
+      }
+    }
+    b.flip();
+    return Tensor.newBuilder().setData(ByteString.copyFrom(b)).addShape(3).addShape(SIDE)
+        .addShape(SIDE).build();
+  }
+
   static SaliencyMap map(String name, Tensor t) {
     return SaliencyMap.newBuilder().setName(name).setTensor(t).build();
   }
@@ -96,16 +109,15 @@ class NonlinearFiguresTest {
         files.stream().map(p -> p.getFileName().toString()).toList());
     BufferedImage strip = ImageIO.read(files.get(0).toFile());
     // Two trajectories, each a row of images over a row of masked maps, input + 2 levels wide.
-    assertTrue(strip.getWidth() >= 3 * SIDE * NonlinearFigures.SCALE, "strip width");
-    assertTrue(strip.getHeight() >= 4 * SIDE * NonlinearFigures.SCALE, "strip height");
+    assertTrue(strip.getWidth() >= 3 * NonlinearFigures.MIN_PANEL, "strip width");
+    assertTrue(strip.getHeight() >= 4 * NonlinearFigures.MIN_PANEL, "strip height");
     BufferedImage plot = ImageIO.read(files.get(1).toFile());
     assertEquals(640, plot.getWidth());
   }
 
   @Test
   void theAnimationHasOneLoopingFramePerStreamedFrame() throws Exception {
-    Path gif = new NonlinearFigures().write(dir, "x", explanation(false, false)).stream()
-        .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+    Path gif = gif(explanation(false, false));
 
     ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
     try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
@@ -122,6 +134,55 @@ class NonlinearFiguresTest {
   }
 
   @Test
+  void panelsAreAtLeastMinPanelWideSoA224ModelIsDrawnPixelForPixel() {
+    assertEquals(4, NonlinearFigures.scaleFor(tensor(1f, 1, 28, 28)));
+    assertEquals(1, NonlinearFigures.scaleFor(tensor(1f, 3, 224, 224)));
+    assertEquals(2, NonlinearFigures.scaleFor(tensor(1f, 3, 64, 64)));
+  }
+
+  @Test
+  void aLongRunIsAnimatedInAtMostMaxGifFrames() throws Exception {
+    int streamed = 3 * NonlinearFigures.MAX_GIF_FRAMES;
+    Explanation run = explanation(false, false);
+    List<Frame> frames = new ArrayList<>();
+    for (int step = 0; step < streamed; step++) {
+      frames.add(run.frames().get(0).toBuilder().setStep(step).build());
+    }
+
+    Path gif = gif(new Explanation(run.started(), frames, run.result()));
+
+    assertEquals(NonlinearFigures.MAX_GIF_FRAMES, frameCount(gif));
+  }
+
+  @Test
+  void evenSamplingKeepsTheFirstAndTheLastAndSpacesTheRest() {
+    List<Integer> steps = List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+
+    assertEquals(List.of(0, 5, 10), NonlinearFigures.evenlySampled(steps, 3));
+    assertEquals(List.of(0, 2, 4, 6, 8, 10), NonlinearFigures.evenlySampled(steps, 6));
+    assertEquals(steps, NonlinearFigures.evenlySampled(steps, 11));
+  }
+
+  @Test
+  void colourFramesKeepTheirColoursInTheAnimation() throws Exception {
+    Explanation run = explanation(false, false);
+    Frame red = run.frames().get(0).toBuilder()
+        .setImage(channels(1f, 0f, 0f)).setMap(channels(0f, 0f, 1f)).build();
+    Frame green = red.toBuilder().setStep(1).setImage(channels(0f, 1f, 0f)).build();
+
+    Path gif = gif(new Explanation(run.started(), List.of(red, green), run.result()));
+
+    int panel = SIDE * NonlinearFigures.scaleFor(red.getImage());
+    BufferedImage first = frame(gif, 0);
+    assertEquals(0xff0000, first.getRGB(panel / 2, panel / 2) & 0xffffff, "image: red");
+    assertEquals(0x0000ff, first.getRGB(panel + panel / 2, panel / 2) & 0xffffff, "map: blue");
+    // The second frame is drawn over the first: what did not change is left transparent.
+    BufferedImage second = frame(gif, 1);
+    assertEquals(0x00ff00, second.getRGB(panel / 2, panel / 2) & 0xffffff, "image: green");
+    assertEquals(0, second.getRGB(panel + panel / 2, panel / 2) >>> 24, "map: as before");
+  }
+
+  @Test
   void aSingleTrajectoryHasNoComparisonAndBlurSalientAddsItsCheck() throws Exception {
     List<String> names = new NonlinearFigures().write(dir, "y", explanation(false, true))
         .stream().map(p -> p.getFileName().toString()).toList();
@@ -129,5 +190,30 @@ class NonlinearFiguresTest {
     assertEquals(List.of("y.snapshots.png", "y.trajectory.png", "y.trajectory.gif",
         "y.blur_check.png"), names);
     assertTrue(Files.size(dir.resolve("y.blur_check.png")) > 0);
+  }
+
+  private Path gif(Explanation explanation) throws Exception {
+    return new NonlinearFigures().write(dir, "x", explanation).stream()
+        .filter(p -> p.toString().endsWith(".gif")).findFirst().orElseThrow();
+  }
+
+  private static BufferedImage frame(Path gif, int index) throws Exception {
+    ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+      reader.setInput(in);
+      return reader.read(index);
+    } finally {
+      reader.dispose();
+    }
+  }
+
+  private static int frameCount(Path gif) throws Exception {
+    ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+    try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+      reader.setInput(in);
+      return reader.getNumImages(true);
+    } finally {
+      reader.dispose();
+    }
   }
 }
