@@ -181,10 +181,7 @@ public final class InferenceEngine implements PassEngine {
    * elsewhere hits both alike; at least 3 pairs, more while within the time budget.
    */
   private double[] calibrate(String name, ModelPackage pkg, int batch, int all) {
-    float[] image = new float[pkg.input().size()];
-    Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
-    List<float[]> images = Collections.nCopies(batch, image);
-    Pass pass = Pass.gradient(images, Pass.Output.LOGIT, new int[batch], pkg.numClasses());
+    Pass pass = calibrationPass(pkg, batch);
     long start = System.nanoTime();
     do {
       timedPass(name, pass, 1);
@@ -199,6 +196,14 @@ public final class InferenceEngine implements PassEngine {
       many.add(timedPass(name, pass, all));
     }
     return new double[] {median(one), median(many)};
+  }
+
+  /** A gradient pass of {@code batch} mid-grey images, what start-up measurements time. */
+  private static Pass calibrationPass(ModelPackage pkg, int batch) {
+    float[] image = new float[pkg.input().size()];
+    Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
+    return Pass.gradient(Collections.nCopies(batch, image), Pass.Output.LOGIT, new int[batch],
+        pkg.numClasses());
   }
 
   private long timedPass(String modelName, Pass pass, int threads) {
@@ -311,8 +316,7 @@ public final class InferenceEngine implements PassEngine {
       Map<Integer, Double> perImage = new LinkedHashMap<>();
       double lowest = Double.MAX_VALUE;
       int pastPeak = 0;
-      for (int size = 1; size <= maxBatch; size = size == maxBatch ? maxBatch + 1
-          : Math.min(2 * size, maxBatch)) {
+      for (int size : doublingUpTo(maxBatch)) {
         if (size > 1 && lowest * size > CALIBRATION_CALL_NANOS) {
           break;
         }
@@ -332,6 +336,16 @@ public final class InferenceEngine implements PassEngine {
       log.info("model {} on {}: calls of at most {} images (of max-batch {}); gradient pass ms "
           + "per image by batch: {}", name, deviceName, best, maxBatch, curve);
     }
+  }
+
+  /** 1, 2, 4, ... below {@code max}, then {@code max}. */
+  private static List<Integer> doublingUpTo(int max) {
+    List<Integer> sizes = new ArrayList<>();
+    for (int size = 1; size < max; size *= 2) {
+      sizes.add(size);
+    }
+    sizes.add(max);
+    return sizes;
   }
 
   /**
@@ -354,10 +368,7 @@ public final class InferenceEngine implements PassEngine {
    * the fastest is the least disturbed).
    */
   private double timePerImage(String name, ModelPackage pkg, int batch) {
-    float[] image = new float[pkg.input().size()];
-    Arrays.fill(image, (pkg.input().pixelMin() + pkg.input().pixelMax()) / 2);
-    Pass pass = Pass.gradient(Collections.nCopies(batch, image), Pass.Output.LOGIT,
-        new int[batch], pkg.numClasses());
+    Pass pass = calibrationPass(pkg, batch);
     LoadedModel model = models.get(name);
     runCall(name, model, pass);
     List<Long> times = new ArrayList<>();
