@@ -2,11 +2,13 @@ package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
+import dev.salient.server.grpc.MessageSizeLimit;
 import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
@@ -117,7 +119,8 @@ public final class SalientServer implements AutoCloseable {
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer(), settings.videoMaxInFlight());
+        settings.streamBuffer(), settings.videoMaxInFlight(),
+        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait()));
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(
@@ -125,13 +128,19 @@ public final class SalientServer implements AutoCloseable {
             system),
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
         ServerReflection.create(List.of(Explainer.description, Health.description), system));
+    long maxMessageSize = settings.messageSizeFor(catalog.all().stream()
+        .mapToLong(m -> 4L * m.input().size()).max().orElse(0));
     CompletionStage<ServerBinding> bound =
         Http.get(system).newServerAt(settings.host(), settings.port())
-            .bind(ResponseCompression.apply(handler, settings.compressResponses()));
+            .bind(MessageSizeLimit.apply(
+                ResponseCompression.apply(handler, settings.compressResponses()),
+                maxMessageSize));
     ServerBinding binding = bound.toCompletableFuture().join();
-    log.info("Salient listening on {} (models {}; workers {})", binding.localAddress(),
+    log.info("Salient listening on {} (models {}; workers {}; messages up to {} bytes, "
+        + "decode budget {} MiB)", binding.localAddress(),
         catalog.all().stream().map(m -> m.name()).toList(),
-        runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList());
+        runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList(), maxMessageSize,
+        settings.decodeBudget() >> 20);
     ServerBinding metricsBinding = null;
     if (settings.metricsPort() != SalientSettings.METRICS_OFF) {
       try {
