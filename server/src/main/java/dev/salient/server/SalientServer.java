@@ -55,11 +55,13 @@ public final class SalientServer implements AutoCloseable {
   private final ModelCatalog catalog;
   private final SalientSettings settings;
   private final Optional<CoreSplit> split;
+  private final DecodeBudget decodeBudget;
 
   private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
-      SalientSettings settings, Optional<CoreSplit> split) {
+      SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget) {
     this.split = split;
+    this.decodeBudget = decodeBudget;
     this.system = system;
     this.binding = binding;
     this.metrics = metrics;
@@ -117,10 +119,11 @@ public final class SalientServer implements AutoCloseable {
         "explain-supervisor", Props.empty());
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
+    DecodeBudget decodeBudget =
+        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer(), settings.videoMaxInFlight(),
-        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait()));
+        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget);
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(
@@ -157,7 +160,7 @@ public final class SalientServer implements AutoCloseable {
           MetricsEndpoint.PATH);
     }
     return new SalientServer(system, binding, endpoint, metricsBinding, health, catalog,
-        settings, split);
+        settings, split, decodeBudget);
   }
 
   /**
@@ -201,6 +204,11 @@ public final class SalientServer implements AutoCloseable {
   /** Where GET /metrics is served, unless the metrics port is off. */
   public Optional<InetSocketAddress> metricsAddress() {
     return Optional.ofNullable(metricsBinding).map(ServerBinding::localAddress);
+  }
+
+  /** The pixel memory the requests' image decodes share. */
+  public DecodeBudget decodeBudget() {
+    return decodeBudget;
   }
 
   /** The models served. */
