@@ -1,23 +1,20 @@
 package dev.salient.server.grpc;
 
 import dev.salient.server.util.SalientException;
-import io.grpc.Status;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
-import org.apache.pekko.http.javadsl.model.ContentType;
-import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.japi.function.Function;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.Inlet;
+import org.apache.pekko.stream.Outlet;
 import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.stage.AbstractInHandler;
+import org.apache.pekko.stream.stage.AbstractOutHandler;
+import org.apache.pekko.stream.stage.GraphStage;
+import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.apache.pekko.util.ByteString;
 
 /**
@@ -32,83 +29,84 @@ public final class MessageSizeLimit {
   /** The configuration key that sets the limit, named in every refusal. */
   public static final String KEY = "salient.limits.max-message-size";
 
-  private static final ContentType GRPC = ContentTypes.parse("application/grpc");
-
   private MessageSizeLimit() {}
 
   /** {@code handler} behind a check that refuses messages over {@code maxBytes}. */
   public static Function<HttpRequest, CompletionStage<HttpResponse>> apply(
       Function<HttpRequest, CompletionStage<HttpResponse>> handler, long maxBytes) {
-    return request -> {
-      CompletableFuture<HttpResponse> refusal = new CompletableFuture<>();
-      AtomicBoolean answered = new AtomicBoolean();
-      CompletionStage<HttpResponse> answer = handler.apply(
-          request.withEntity(limited(request, maxBytes, refusal, answered)))
-          .whenComplete((response, error) -> answered.set(true));
-      return answer.applyToEither(refusal, response -> response);
-    };
+    return request -> handler.apply(request.withEntity(limited(request, maxBytes)));
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static org.apache.pekko.http.javadsl.model.RequestEntity limited(HttpRequest request,
+      long maxBytes) {
+    var entity = (org.apache.pekko.http.scaladsl.model.RequestEntity) request.entity();
+    return entity.transformDataBytes(
+        (org.apache.pekko.stream.scaladsl.Flow) Flow.fromGraph(new Check(maxBytes)).asScala());
   }
 
   /**
-   * The request's entity, scanned. Over the limit, a call whose handler has not answered yet
-   * (every call with one request message) is answered with the refusal at once and the rest of
-   * its body is dropped unread: failing the body instead would make Pekko HTTP reset the stream
-   * (RST_STREAM CANCEL) before the status could be sent. A call already answered (a video
-   * stream) fails its request stream, which ends the response with the status.
+   * Passes the body on while its messages are within the limit. Over it, fails the handler's side
+   * with the refusal but goes on reading (and dropping) the rest of the body: cancelling it would
+   * make Pekko HTTP reset the stream (RST_STREAM CANCEL) before the handler's status could be
+   * sent. Once the status is sent, Pekko HTTP closes the stream and the reading stops.
    */
-  @SuppressWarnings({"unchecked", "rawtypes"})
-  private static org.apache.pekko.http.javadsl.model.RequestEntity limited(HttpRequest request,
-      long maxBytes, CompletableFuture<HttpResponse> refusal, AtomicBoolean answered) {
-    AtomicReference<SalientException.CapacityExceeded> refused = new AtomicReference<>();
-    Flow<ByteString, ByteString, ?> check = Flow.of(ByteString.class)
-        .statefulMapConcat(() -> {
-          FrameScanner scanner = new FrameScanner(maxBytes);
-          return bytes -> {
-            if (refused.get() != null) {
-              return List.of();
-            }
-            try {
-              scanner.scan(bytes);
-            } catch (SalientException.CapacityExceeded e) {
-              if (answered.get()) {
-                throw e;
-              }
-              refused.set(e);
-              refusal.complete(trailersOnly(e.getMessage()));
-              return List.of();
-            }
-            return List.of(bytes);
-          };
-        })
-        // The handler, whose answer is no longer wanted, then fails with the refusal too rather
-        // than as a request without a message (an internal error).
-        .concatLazy(Source.lazySource(() -> refused.get() == null
-            ? Source.<ByteString>empty() : Source.<ByteString>failed(refused.get())));
-    var entity = (org.apache.pekko.http.scaladsl.model.RequestEntity) request.entity();
-    return entity.transformDataBytes((org.apache.pekko.stream.scaladsl.Flow) check.asScala());
-  }
+  private static final class Check extends GraphStage<FlowShape<ByteString, ByteString>> {
+    private final long maxBytes;
+    private final Inlet<ByteString> in = Inlet.create("MessageSizeLimit.in");
+    private final Outlet<ByteString> out = Outlet.create("MessageSizeLimit.out");
+    private final FlowShape<ByteString, ByteString> shape = FlowShape.of(in, out);
 
-  /** A gRPC response without messages whose headers carry RESOURCE_EXHAUSTED and the reason. */
-  private static HttpResponse trailersOnly(String message) {
-    return HttpResponse.create()
-        .withEntity(HttpEntities.create(GRPC, new byte[0]))
-        .addHeader(RawHeader.create("grpc-status",
-            Integer.toString(Status.Code.RESOURCE_EXHAUSTED.value())))
-        .addHeader(RawHeader.create("grpc-message", percentEncoded(message)));
-  }
-
-  /** The grpc-message encoding: bytes outside printable ASCII, and '%', as %XX of UTF-8. */
-  static String percentEncoded(String message) {
-    StringBuilder out = new StringBuilder();
-    for (byte b : message.getBytes(StandardCharsets.UTF_8)) {
-      int c = b & 0xff;
-      if (c >= 0x20 && c <= 0x7e && c != '%') {
-        out.append((char) c);
-      } else {
-        out.append(String.format(Locale.ROOT, "%%%02X", c));
-      }
+    Check(long maxBytes) {
+      this.maxBytes = maxBytes;
     }
-    return out.toString();
+
+    @Override
+    public FlowShape<ByteString, ByteString> shape() {
+      return shape;
+    }
+
+    @Override
+    public GraphStageLogic createLogic(Attributes attributes) {
+      return new GraphStageLogic(shape) {
+        private final FrameScanner scanner = new FrameScanner(maxBytes);
+        private boolean refused;
+
+        {
+          setHandler(in, new AbstractInHandler() {
+            @Override
+            public void onPush() {
+              ByteString bytes = grab(in);
+              if (refused) {
+                pull(in);
+                return;
+              }
+              try {
+                scanner.scan(bytes);
+                push(out, bytes);
+              } catch (SalientException.CapacityExceeded e) {
+                refused = true;
+                fail(out, e);
+                pull(in);
+              }
+            }
+          });
+          setHandler(out, new AbstractOutHandler() {
+            @Override
+            public void onPull() {
+              pull(in);
+            }
+
+            @Override
+            public void onDownstreamFinish(Throwable cause) {
+              if (!refused) {
+                cancelStage(cause);
+              }
+            }
+          });
+        }
+      };
+    }
   }
 
   /**

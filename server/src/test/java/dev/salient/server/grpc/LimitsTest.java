@@ -10,6 +10,8 @@ import dev.salient.grpc.ClassifyRequest;
 import dev.salient.grpc.ClassifyResponse;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
+import dev.salient.grpc.VideoFrame;
+import dev.salient.grpc.VideoSession;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ModelCatalog;
@@ -30,6 +32,8 @@ import javax.imageio.ImageIO;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -101,6 +105,23 @@ class LimitsTest {
     assertTrue(refused.getDescription().contains("over the server's limit of 4194304 bytes "
         + "(salient.limits.max-message-size)"), refused.getDescription());
     assertTrue(answer.getTopCount() > 0);
+  }
+
+  @Test
+  void anOversizeFrameEndsAVideoStreamWithResourceExhausted() {
+    start("");
+    byte[] fiveMebibytes = new byte[5 * 1024 * 1024];
+    List<VideoFrame> messages = List.of(
+        VideoFrame.newBuilder().setSession(VideoSession.newBuilder().setMethod("vanilla")).build(),
+        VideoFrame.newBuilder().setSequence(1).setImage(Image.newBuilder()
+            .setEncoded(ByteString.copyFrom(fiveMebibytes))).build());
+
+    Status refused = statusOf(client.explainVideo(Source.from(messages))
+        .runWith(Sink.seq(), clientSystem));
+
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode(), refused.toString());
+    assertTrue(refused.getDescription().contains("salient.limits.max-message-size"),
+        refused.getDescription());
   }
 
   @Test
