@@ -231,8 +231,8 @@ public final class ImageDecoder {
         perPixel = (long) model.getNumDataElements()
             * Math.max(1, DataBuffer.getDataTypeSize(model.getDataType()) / 8);
       }
-    } catch (RuntimeException e) {
-      // A header the reader cannot type is refused by the read itself; count the widest pixel.
+    } catch (IOException | RuntimeException e) {
+      // A file the reader cannot type is refused by the read itself; count the widest pixel.
     }
     return pixels * (perPixel + (convertToSrgb ? 4 : 0));
   }
