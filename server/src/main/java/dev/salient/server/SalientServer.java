@@ -2,11 +2,13 @@ package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
+import dev.salient.server.grpc.MessageSizeLimit;
 import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
@@ -53,11 +55,13 @@ public final class SalientServer implements AutoCloseable {
   private final ModelCatalog catalog;
   private final SalientSettings settings;
   private final Optional<CoreSplit> split;
+  private final DecodeBudget decodeBudget;
 
   private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
-      SalientSettings settings, Optional<CoreSplit> split) {
+      SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget) {
     this.split = split;
+    this.decodeBudget = decodeBudget;
     this.system = system;
     this.binding = binding;
     this.metrics = metrics;
@@ -115,9 +119,11 @@ public final class SalientServer implements AutoCloseable {
         "explain-supervisor", Props.empty());
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
+    DecodeBudget decodeBudget =
+        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer(), settings.videoMaxInFlight());
+        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget);
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(
@@ -125,13 +131,19 @@ public final class SalientServer implements AutoCloseable {
             system),
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
         ServerReflection.create(List.of(Explainer.description, Health.description), system));
+    long maxMessageSize = settings.messageSizeFor(catalog.all().stream()
+        .mapToLong(m -> 4L * m.input().size()).max().orElse(0));
     CompletionStage<ServerBinding> bound =
         Http.get(system).newServerAt(settings.host(), settings.port())
-            .bind(ResponseCompression.apply(handler, settings.compressResponses()));
+            .bind(MessageSizeLimit.apply(
+                ResponseCompression.apply(handler, settings.compressResponses()),
+                maxMessageSize));
     ServerBinding binding = bound.toCompletableFuture().join();
-    log.info("Salient listening on {} (models {}; workers {})", binding.localAddress(),
+    log.info("Salient listening on {} (models {}; workers {}; messages up to {} bytes, "
+        + "decode budget {} MiB)", binding.localAddress(),
         catalog.all().stream().map(m -> m.name()).toList(),
-        runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList());
+        runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList(), maxMessageSize,
+        settings.decodeBudget() >> 20);
     ServerBinding metricsBinding = null;
     if (settings.metricsPort() != SalientSettings.METRICS_OFF) {
       try {
@@ -148,7 +160,7 @@ public final class SalientServer implements AutoCloseable {
           MetricsEndpoint.PATH);
     }
     return new SalientServer(system, binding, endpoint, metricsBinding, health, catalog,
-        settings, split);
+        settings, split, decodeBudget);
   }
 
   /**
@@ -192,6 +204,11 @@ public final class SalientServer implements AutoCloseable {
   /** Where GET /metrics is served, unless the metrics port is off. */
   public Optional<InetSocketAddress> metricsAddress() {
     return Optional.ofNullable(metricsBinding).map(ServerBinding::localAddress);
+  }
+
+  /** The pixel memory the requests' image decodes share. */
+  public DecodeBudget decodeBudget() {
+    return decodeBudget;
   }
 
   /** The models served. */

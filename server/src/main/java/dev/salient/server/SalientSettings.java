@@ -25,13 +25,28 @@ public record SalientSettings(
     boolean compressResponses,
     int metricsPort,
     int serverCores,
-    int engineCores) {
+    int engineCores,
+    long maxMessageSize,
+    long decodeBudget,
+    Duration decodeBudgetWait) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
 
   /** {@link #serverCores()} when threads are not pinned. */
   public static final int AFFINITY_OFF = 0;
+
+  /** {@link #maxMessageSize()} when it follows the models served ({@link #messageSizeFor}). */
+  public static final long MESSAGE_SIZE_AUTO = 0;
+
+  /** gRPC's customary limit on an inbound message, the least the auto limit allows. */
+  public static final long GRPC_DEFAULT_MESSAGE_SIZE = 4L * 1024 * 1024;
+
+  /** Room in the auto message size for the request's other fields and the protobuf framing. */
+  public static final long MESSAGE_MARGIN = 64L * 1024;
+
+  /** The share of the JVM's maximum heap that the auto decode budget allows. */
+  public static final double DECODE_BUDGET_HEAP_FRACTION = 0.25;
 
   /** Checks ranges so a bad configuration fails at start-up with the key to fix. */
   public SalientSettings {
@@ -49,6 +64,10 @@ public record SalientSettings(
         "salient.metrics-port must be off or in 0..65535");
     require(serverCores >= 0, "salient.cpu-affinity.server-cores must be off or at least 1");
     require(engineCores >= 1, "the engines need at least one core");
+    require(maxMessageSize == MESSAGE_SIZE_AUTO || maxMessageSize >= 1024,
+        "salient.limits.max-message-size must be auto or at least 1KiB");
+    require(decodeBudget >= 1024, "salient.limits.decode-budget must be auto or at least 1KiB");
+    require(!decodeBudgetWait.isNegative(), "salient.limits.decode-budget-wait must not be negative");
     devices = List.copyOf(devices);
   }
 
@@ -78,7 +97,25 @@ public record SalientSettings(
         c.getBoolean("compress-responses"),
         metricsPort(c.getString("metrics-port")),
         serverCores,
-        engineCores);
+        engineCores,
+        c.getString("limits.max-message-size").trim().equalsIgnoreCase("auto")
+            ? MESSAGE_SIZE_AUTO : c.getBytes("limits.max-message-size"),
+        c.getString("limits.decode-budget").trim().equalsIgnoreCase("auto")
+            ? (long) (Runtime.getRuntime().maxMemory() * DECODE_BUDGET_HEAP_FRACTION)
+            : c.getBytes("limits.decode-budget"),
+        c.getDuration("limits.decode-budget-wait"));
+  }
+
+  /**
+   * The inbound message limit for models whose largest raw float32 input tensor is
+   * {@code largestTensorBytes}: the configured size, or with auto gRPC's 4 MiB, raised to that
+   * tensor plus {@link #MESSAGE_MARGIN} where it is larger, so every model can be sent a tensor.
+   */
+  public long messageSizeFor(long largestTensorBytes) {
+    if (maxMessageSize != MESSAGE_SIZE_AUTO) {
+      return maxMessageSize;
+    }
+    return Math.max(GRPC_DEFAULT_MESSAGE_SIZE, largestTensorBytes + MESSAGE_MARGIN);
   }
 
   /** The cores kept for all but the engines for {@code setting}: "off" or a number. */

@@ -110,4 +110,36 @@ class SalientSettingsTest {
         () -> settings(Map.of("salient.metrics-port", 70000)));
     assertTrue(e.getMessage().contains("salient.metrics-port"), e.getMessage());
   }
+
+  @Test
+  void theAutoMessageSizeIsFourMebibytesUnlessAModelsRawTensorNeedsMore() {
+    SalientSettings auto = settings(Map.of());
+    long mib = 1024 * 1024;
+
+    assertEquals(4 * mib, auto.messageSizeFor(4L * 3 * 224 * 224));
+    assertEquals(4L * 3 * 1024 * 1024 + 64 * 1024, auto.messageSizeFor(4L * 3 * 1024 * 1024));
+  }
+
+  @Test
+  void aConfiguredMessageSizeIsTakenAsGivenWhateverTheModels() {
+    SalientSettings set = settings(Map.of("salient.limits.max-message-size", "1MiB"));
+
+    assertEquals(1024 * 1024, set.messageSizeFor(4L * 3 * 1024 * 1024));
+  }
+
+  @Test
+  void theAutoDecodeBudgetIsAQuarterOfTheMaximumHeap() {
+    assertEquals((long) (Runtime.getRuntime().maxMemory() * 0.25),
+        settings(Map.of()).decodeBudget());
+    assertEquals(64L * 1024 * 1024,
+        settings(Map.of("salient.limits.decode-budget", "64MiB")).decodeBudget());
+  }
+
+  @Test
+  void aDecodeBudgetUnderOneKibibyteIsRefusedNamingTheKey() {
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.limits.decode-budget", "10")));
+
+    assertTrue(e.getMessage().contains("salient.limits.decode-budget"), e.getMessage());
+  }
 }

@@ -74,11 +74,22 @@ public final class ImageDecoder {
 
   /** Decodes a PNG, JPEG, BMP or GIF file's bytes to CHW floats matching {@code spec}. */
   public static float[] decode(byte[] encoded, InputSpec spec) {
+    return decode(encoded, spec, DecodeBudget.unlimited());
+  }
+
+  /**
+   * Decodes as {@link #decode(byte[], InputSpec)} does, holding the decoded image's bytes of
+   * {@code budget} (read from the header, before any pixel is allocated) until it is resampled.
+   *
+   * @throws dev.salient.server.util.SalientException.CapacityExceeded when the budget refuses it
+   * @throws OutOfMemoryError when the heap runs out, also where the JDK's reader wraps it
+   */
+  public static float[] decode(byte[] encoded, InputSpec spec, DecodeBudget budget) {
     if (encoded == null || encoded.length == 0) {
       throw new InvalidArgument(
           "image bytes are empty: send a PNG or JPEG file's bytes in Image.encoded");
     }
-    return resample(read(encoded, spec), spec);
+    return read(encoded, spec, budget);
   }
 
   /** Checks a raw float32 tensor, [C, H, W] or [1, C, H, W], against the spec; returns it. */
@@ -183,7 +194,7 @@ public final class ImageDecoder {
     return out.toByteArray();
   }
 
-  private static BufferedImage read(byte[] encoded, InputSpec spec) {
+  private static float[] read(byte[] encoded, InputSpec spec, DecodeBudget budget) {
     try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(encoded))) {
       ImageReader reader = findReader(in, encoded);
       try {
@@ -193,34 +204,67 @@ public final class ImageDecoder {
         reader.setInput(in, true, !convertToSrgb);
         String format = reader.getFormatName().toUpperCase(Locale.ROOT);
         checkDimensions(reader, format, spec);
-        boolean[] truncated = {false};
-        // The JPEG decoder reports a cut-off file as a warning and fills the rest with grey.
-        reader.addIIOReadWarningListener(
-            (source, warning) -> {
-              if (warning != null && warning.toLowerCase(Locale.ROOT).contains("premature end")) {
-                truncated[0] = true;
-              }
-            });
-        BufferedImage image =
-            readPixels(reader, format, spec.preprocessing().colorManagement());
-        if (truncated[0]) {
-          throw new InvalidArgument(
-              "image data ends early (truncated " + format + "): send the complete file");
+        try (DecodeBudget.Reservation held =
+            budget.reserve(decodedBytes(reader, convertToSrgb), describe(reader, format))) {
+          return resample(readChecked(reader, format, spec, convertToSrgb), spec);
         }
-        if (convertToSrgb && format.equals("PNG")) {
-          // The JDK's PNG reader ignores an iCCP chunk; the JPEG reader applies its profile.
-          byte[] profile = pngProfile(reader);
-          if (profile != null) {
-            return toSrgb(image, profile);
-          }
-        }
-        return image;
       } finally {
         reader.dispose();
       }
     } catch (IOException e) {
       throw new InvalidArgument("image bytes could not be read: " + detail(e), e);
     }
+  }
+
+  /**
+   * Bytes of the decoded image: width x height x data elements per pixel x bytes per element, as
+   * the reader's default image type stores it (packed 1-bit images are counted at a byte per
+   * pixel), plus a 4-byte-per-pixel copy when converting to sRGB.
+   */
+  static long decodedBytes(ImageReader reader, boolean convertToSrgb) throws IOException {
+    long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+    long perPixel = 4;
+    try {
+      Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+      if (types != null && types.hasNext()) {
+        var model = types.next().getSampleModel();
+        perPixel = (long) model.getNumDataElements()
+            * Math.max(1, DataBuffer.getDataTypeSize(model.getDataType()) / 8);
+      }
+    } catch (IOException | RuntimeException e) {
+      // A file the reader cannot type is refused by the read itself; count the widest pixel.
+    }
+    return pixels * (perPixel + (convertToSrgb ? 4 : 0));
+  }
+
+  private static String describe(ImageReader reader, String format) throws IOException {
+    return "this " + reader.getWidth(0) + "x" + reader.getHeight(0) + " " + format;
+  }
+
+  private static BufferedImage readChecked(ImageReader reader, String format, InputSpec spec,
+      boolean convertToSrgb) throws IOException {
+    boolean[] truncated = {false};
+    // The JPEG decoder reports a cut-off file as a warning and fills the rest with grey.
+    reader.addIIOReadWarningListener(
+        (source, warning) -> {
+          if (warning != null && warning.toLowerCase(Locale.ROOT).contains("premature end")) {
+            truncated[0] = true;
+          }
+        });
+    BufferedImage image =
+        readPixels(reader, format, spec.preprocessing().colorManagement());
+    if (truncated[0]) {
+      throw new InvalidArgument(
+          "image data ends early (truncated " + format + "): send the complete file");
+    }
+    if (convertToSrgb && format.equals("PNG")) {
+      // The JDK's PNG reader ignores an iCCP chunk; the JPEG reader applies its profile.
+      byte[] profile = pngProfile(reader);
+      if (profile != null) {
+        return toSrgb(image, profile);
+      }
+    }
+    return image;
   }
 
   private static ImageReader findReader(ImageInputStream in, byte[] encoded) throws IOException {
@@ -304,6 +348,7 @@ public final class ImageDecoder {
       }
       return reader.read(0);
     } catch (IOException | RuntimeException e) {
+      rethrowOutOfMemory(e);
       // Decoders throw assorted unchecked exceptions (index, argument, state) on corrupt data.
       throw new InvalidArgument(
           "image data is damaged or truncated ("
@@ -528,6 +573,18 @@ public final class ImageDecoder {
           long a = alpha[x];
           channel[x] = (int) ((channel[x] * a + background * (max - a) + max / 2) / max);
         }
+      }
+    }
+  }
+
+  /**
+   * Rethrows an OutOfMemoryError that a reader wrapped (the JDK's PNG reader turns every
+   * Throwable into an IIOException), so that running out of heap is not reported as bad data.
+   */
+  private static void rethrowOutOfMemory(Throwable e) {
+    for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof OutOfMemoryError oom) {
+        throw oom;
       }
     }
   }

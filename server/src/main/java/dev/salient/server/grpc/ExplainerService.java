@@ -14,6 +14,7 @@ import dev.salient.grpc.ListModelsResponse;
 import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.VideoFrame;
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
@@ -63,17 +64,19 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final Executor decoder;
   private final int streamBuffer;
   private final int videoMaxInFlight;
+  private final DecodeBudget decodeBudget;
 
   /**
    * A service over {@code supervisor}, whose video streams are sessions of {@code videoSessions};
-   * images are decoded on {@code decoder} and each response
+   * images are decoded on {@code decoder} within {@code decodeBudget} and each response
    * stream buffers at most {@code streamBuffer} events before the job waits for its client; a
    * video session explains at most {@code videoMaxInFlight} frames at once.
    */
   public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
       ActorRef<ExplainSupervisor.Command> supervisor,
       ActorRef<VideoSessions.Command> videoSessions, SchedulerMetrics metrics,
-      ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight) {
+      ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight,
+      DecodeBudget decodeBudget) {
     this.catalog = catalog;
     this.metrics = metrics;
     this.methods = methods;
@@ -83,6 +86,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     this.decoder = decoder;
     this.streamBuffer = streamBuffer;
     this.videoMaxInFlight = videoMaxInFlight;
+    this.decodeBudget = decodeBudget;
   }
 
   @Override
@@ -188,7 +192,7 @@ public final class ExplainerService implements ExplainerPowerApi {
         session.getRenderPng());
   }
 
-  private static VideoInput videoInput(VideoFrame frame, ModelPackage model) {
+  private VideoInput videoInput(VideoFrame frame, ModelPackage model) {
     long received = System.nanoTime();
     if (frame.hasSession()) {
       throw new SalientException.InvalidArgument("frame " + frame.getSequence() + " carries "
@@ -246,12 +250,17 @@ public final class ExplainerService implements ExplainerPowerApi {
     }
   }
 
-  private static float[] decode(Image image, ModelPackage model) {
+  /**
+   * The image's model input. Runs on the decoder executor (a blocking dispatcher), where waiting
+   * for the decode budget blocks no handler thread.
+   */
+  private float[] decode(Image image, ModelPackage model) {
     return switch (image.getDataCase()) {
-      case ENCODED -> ImageDecoder.decode(image.getEncoded().toByteArray(), model.input());
-      case TENSOR -> ImageDecoder.fromTensor(
+      case ENCODED -> OutOfMemoryGuard.decoding("image", () -> ImageDecoder.decode(
+          image.getEncoded().toByteArray(), model.input(), decodeBudget));
+      case TENSOR -> OutOfMemoryGuard.decoding("tensor", () -> ImageDecoder.fromTensor(
           image.getTensor().getShapeList().stream().mapToLong(Long::longValue).toArray(),
-          image.getTensor().getData().toByteArray(), model.input());
+          image.getTensor().getData().toByteArray(), model.input()));
       case DATA_NOT_SET -> throw new SalientException.InvalidArgument("image is missing");
     };
   }

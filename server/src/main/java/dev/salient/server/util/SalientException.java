@@ -37,12 +37,19 @@ public abstract class SalientException extends RuntimeException {
     }
   }
 
-  /** The server is full: too many requests in flight. Retry later. */
+  /**
+   * The server is full (too many requests in flight, no decode budget, no memory) or the request
+   * is over a configured limit. RESOURCE_EXHAUSTED.
+   */
   public static final class CapacityExceeded extends SalientException {
     private static final long serialVersionUID = 1L;
 
     public CapacityExceeded(String message) {
       super(message);
+    }
+
+    public CapacityExceeded(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 

@@ -97,6 +97,35 @@ class ImageDecoderTest {
   }
 
   @Test
+  void decodingHoldsTheImagesPixelBytesFromItsHeaderAndReturnsThemAfter() throws IOException {
+    DecodeBudget budget = new DecodeBudget(1024 * 1024, java.time.Duration.ZERO);
+    BufferedImage deep = new BufferedImage(new ComponentColorModel(
+        ColorSpace.getInstance(ColorSpace.CS_sRGB), false, false, Transparency.OPAQUE,
+        DataBuffer.TYPE_USHORT), new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_sRGB),
+        false, false, Transparency.OPAQUE, DataBuffer.TYPE_USHORT)
+        .createCompatibleWritableRaster(100, 50), false, null);
+
+    ImageDecoder.decode(encode(deep, "png"), unit(3, 8, 8), budget);
+
+    // 100 x 50 pixels, 3 samples of 2 bytes each, counted in whole KiB.
+    assertEquals(30 * 1024, budget.peakBytesInUse());
+    assertEquals(0, budget.bytesInUse());
+  }
+
+  @Test
+  void anImageOverTheDecodeBudgetIsRefusedBeforeItsPixelsAreRead() {
+    DecodeBudget budget = new DecodeBudget(1024 * 1024, java.time.Duration.ZERO);
+
+    // Only a header: reading pixels would fail as truncated, so the refusal came first.
+    var refused = assertThrows(
+        dev.salient.server.util.SalientException.CapacityExceeded.class,
+        () -> ImageDecoder.decode(pngHeaderOnly(2000, 2000), unit(3, 8, 8), budget));
+
+    assertTrue(refused.getMessage().contains("2000x2000 PNG"), refused.getMessage());
+    assertEquals(0, budget.peakBytesInUse());
+  }
+
+  @Test
   void greyPngAtModelSizeDecodesToExactValues() throws IOException {
     BufferedImage image = greyRamp(28, 28);
     float[] expected = new float[28 * 28];

@@ -53,7 +53,8 @@ class ExplainSubmitTest {
     decodingAllowed = new CompletableFuture<>();
     Executor decoder = task -> decodingAllowed.thenRun(task);
     service = new ExplainerService(catalog, MethodRegistry.standard(), supervisor.ref(),
-        testKit.<VideoSessions.Command>createTestProbe().ref(), new SchedulerMetrics(new SimpleMeterRegistry()), testKit.system(), decoder, 16, 2);
+        testKit.<VideoSessions.Command>createTestProbe().ref(), new SchedulerMetrics(new SimpleMeterRegistry()), testKit.system(), decoder, 16, 2,
+        dev.salient.server.engine.DecodeBudget.unlimited());
   }
 
   private static ExplainRequest vanilla() {
