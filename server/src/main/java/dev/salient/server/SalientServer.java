@@ -193,7 +193,10 @@ public final class SalientServer implements AutoCloseable {
     shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "salient-drain",
         this::drain);
     shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "salient-release", this::release);
-    Duration phase = system.settings().config().getDuration(DRAIN_PHASE_TIMEOUT_KEY);
+    var config = system.settings().config();
+    Duration phase = config.hasPath(DRAIN_PHASE_TIMEOUT_KEY)
+        ? config.getDuration(DRAIN_PHASE_TIMEOUT_KEY)
+        : config.getDuration("pekko.coordinated-shutdown.default-phase-timeout");
     Duration needed = drainLimit(settings.shutdownTimeout());
     if (phase.compareTo(needed) < 0) {
       log.warn("{} is {} ms, less than the {} ms a drain of salient.shutdown-timeout {} ms may "
