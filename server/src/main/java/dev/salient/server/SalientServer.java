@@ -183,9 +183,11 @@ public final class SalientServer implements AutoCloseable {
   private void joinCoordinatedShutdown() {
     CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
     shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "salient-announce", () -> {
-      // Logging may already be shut down inside a JVM shutdown hook: write to stderr.
-      System.err.println("salient: shutting down; draining requests for up to "
-          + settings.shutdownTimeout().toMillis() + " ms");
+      if (!drainStarted()) {
+        // Logging may already be shut down inside a JVM shutdown hook: write to stderr.
+        System.err.println("salient: shutting down; draining requests for up to "
+            + settings.shutdownTimeout().toMillis() + " ms");
+      }
       return CompletableFuture.completedFuture(Done.getInstance());
     });
     shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "salient-stop-accepting",
@@ -273,6 +275,10 @@ public final class SalientServer implements AutoCloseable {
         .orTimeout(drainLimit(settings.shutdownTimeout()).toMillis(), TimeUnit.MILLISECONDS)
         .exceptionally(e -> Done.getInstance()).join();
     release().toCompletableFuture().join();
+  }
+
+  private synchronized boolean drainStarted() {
+    return stoppedAccepting != null;
   }
 
   /**
