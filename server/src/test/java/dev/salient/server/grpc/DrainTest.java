@@ -30,6 +30,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
@@ -61,7 +62,8 @@ class DrainTest {
     Config config = ConfigFactory.parseString("salient.port = 0\n"
             + "salient.shutdown-timeout = " + DRAIN_PERIOD.toMillis() + "ms\n"
             + "salient.cpu-workers = 1\n"
-            + "salient.scheduler.measure-best-batch = false")
+            + "salient.scheduler.measure-best-batch = false\n"
+            + "pekko.coordinated-shutdown.phases.service-requests-done.timeout = 10s")
         .withFallback(ConfigFactory.load());
     serverSystem = ActorSystem.create(Behaviors.empty(), "draining-server", config);
     server = SalientServer.start(serverSystem, SalientSettings.create(config),
@@ -222,6 +224,19 @@ class DrainTest {
 
     beginDrain();
     Throwable error = assertThrows(Exception.class, () -> await(answers.pull()));
+
+    Status status = statusOf(error);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode());
+    assertEquals(SalientException.ShuttingDown.CUT_OFF, status.getDescription());
+  }
+
+  @Test
+  void coordinatedShutdown_drainsAsCloseDoes() {
+    SinkQueueWithCancel<ExplainEvent> events = running(bim(10_000));
+
+    closed = CoordinatedShutdown.get(serverSystem).runAll(CoordinatedShutdown.unknownReason())
+        .thenAccept(done -> { }).toCompletableFuture();
+    Throwable error = assertThrows(Exception.class, () -> rest(events));
 
     Status status = statusOf(error);
     assertEquals(Status.Code.UNAVAILABLE, status.getCode());
