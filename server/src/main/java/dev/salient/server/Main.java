@@ -7,7 +7,6 @@ import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import picocli.CommandLine;
@@ -72,6 +71,9 @@ public final class Main implements Callable<Integer> {
       System.err.println("salient: bad configuration: " + e.getMessage());
       return 2;
     }
+    // Coordinated shutdown (run by Pekko's JVM hook on SIGTERM) must wait out the whole drain.
+    config = override(config, SalientServer.DRAIN_PHASE_TIMEOUT_KEY,
+        SalientServer.drainLimit(settings.shutdownTimeout()).toMillis() + "ms");
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "salient", config);
     SalientServer server;
     try {
@@ -89,16 +91,9 @@ public final class Main implements Callable<Integer> {
     server.metricsAddress().ifPresent(metrics -> System.out.println("Metrics at http://"
         + metrics.getHostString() + ":" + metrics.getPort() + "/metrics"));
     System.out.flush();
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      // Logging may already be shut down inside a shutdown hook: write to stderr.
-      System.err.println("salient: shutting down");
-      server.close();
-      system.terminate();
-      stopped.countDown();
-    }, "salient-shutdown"));
+    // SIGTERM runs Pekko's coordinated shutdown, whose phases drain the server (see
+    // SalientServer) and then terminate the system.
     system.getWhenTerminated().toCompletableFuture().join();
-    stopped.await();
     return 0;
   }
 

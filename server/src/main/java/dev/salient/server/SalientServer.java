@@ -20,17 +20,22 @@ import dev.salient.server.worker.SchedulerMetrics;
 import io.grpc.health.v1.Health;
 import io.grpc.health.v1.HealthHandlerFactory;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.Http;
@@ -46,6 +51,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class SalientServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SalientServer.class);
+  /**
+   * How long connections may stay open once every request has its status: enough for the last
+   * trailers to reach their clients; then streams that never end (health Watch) are cut.
+   */
+  private static final Duration CONNECTIONS_CLOSE_WITHIN = Duration.ofSeconds(1);
+  /** The coordinated-shutdown phase that waits for the drain. */
+  static final String DRAIN_PHASE_TIMEOUT_KEY =
+      "pekko.coordinated-shutdown.phases.service-requests-done.timeout";
 
   private final ActorSystem<?> system;
   private final ServerBinding binding;
@@ -56,12 +69,22 @@ public final class SalientServer implements AutoCloseable {
   private final SalientSettings settings;
   private final Optional<CoreSplit> split;
   private final DecodeBudget decodeBudget;
+  private final ActorRef<ExplainSupervisor.Command> supervisor;
+  private final ActorRef<VideoSessions.Command> videoSessions;
+  /** The shutdown steps, each run once (by close() or by coordinated shutdown); guarded by this. */
+  private CompletionStage<Done> stoppedAccepting;
+  private CompletionStage<Done> drained;
+  private CompletionStage<Done> released;
 
   private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
-      SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget) {
+      SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget,
+      ActorRef<ExplainSupervisor.Command> supervisor,
+      ActorRef<VideoSessions.Command> videoSessions) {
     this.split = split;
     this.decodeBudget = decodeBudget;
+    this.supervisor = supervisor;
+    this.videoSessions = videoSessions;
     this.system = system;
     this.binding = binding;
     this.metrics = metrics;
@@ -159,8 +182,50 @@ public final class SalientServer implements AutoCloseable {
           metricsBinding.localAddress().getHostString(), metricsBinding.localAddress().getPort(),
           MetricsEndpoint.PATH);
     }
-    return new SalientServer(system, binding, endpoint, metricsBinding, health, catalog,
-        settings, split, decodeBudget);
+    SalientServer server = new SalientServer(system, binding, endpoint, metricsBinding, health,
+        catalog, settings, split, decodeBudget, supervisor, videoSessions);
+    server.joinCoordinatedShutdown();
+    return server;
+  }
+
+  /**
+   * SIGTERM (through Pekko's JVM hook) or the system's termination runs the shutdown steps in
+   * the phases Pekko HTTP documents: stop accepting, drain the requests, release the rest.
+   */
+  private void joinCoordinatedShutdown() {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "salient-announce", () -> {
+      if (!drainStarted()) {
+        // Logging may already be shut down inside a JVM shutdown hook: write to stderr.
+        System.err.println("salient: shutting down; draining requests for up to "
+            + settings.shutdownTimeout().toMillis() + " ms");
+      }
+      return CompletableFuture.completedFuture(Done.getInstance());
+    });
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "salient-stop-accepting",
+        this::stopAccepting);
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "salient-drain",
+        this::drain);
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "salient-release", this::release);
+    var config = system.settings().config();
+    Duration phase = config.hasPath(DRAIN_PHASE_TIMEOUT_KEY)
+        ? config.getDuration(DRAIN_PHASE_TIMEOUT_KEY)
+        : config.getDuration("pekko.coordinated-shutdown.default-phase-timeout");
+    Duration needed = drainLimit(settings.shutdownTimeout());
+    if (phase.compareTo(needed) < 0) {
+      log.warn("{} is {} ms, less than the {} ms a drain of salient.shutdown-timeout {} ms may "
+          + "take: on SIGTERM the actor system would stop before every request has its status; "
+          + "raise it", DRAIN_PHASE_TIMEOUT_KEY, phase.toMillis(), needed.toMillis(),
+          settings.shutdownTimeout().toMillis());
+    }
+  }
+
+  /**
+   * The longest a drain of {@code shutdownTimeout} takes: the period itself, ending what still
+   * runs, and closing the connections.
+   */
+  static Duration drainLimit(Duration shutdownTimeout) {
+    return shutdownTimeout.plus(CONNECTIONS_CLOSE_WITHIN).plusSeconds(2);
   }
 
   /**
@@ -216,24 +281,81 @@ public final class SalientServer implements AutoCloseable {
     return catalog;
   }
 
-  /** Stops accepting requests, lets requests in flight finish up to the shutdown timeout. */
+  /**
+   * Drains and stops: health turns NOT_SERVING, new requests are refused with UNAVAILABLE,
+   * running ones get {@code salient.shutdown-timeout} and are then ended with UNAVAILABLE.
+   * Blocks until done; coordinated shutdown runs the same steps (once).
+   */
   @Override
   public void close() {
-    health.markNotServing();
-    long millis = settings.shutdownTimeout().toMillis();
-    binding.terminate(settings.shutdownTimeout()).toCompletableFuture()
-        .orTimeout(millis + 1000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
-    if (metricsBinding != null) {
-      metricsBinding.unbind().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS)
-          .exceptionally(e -> null).join();
+    drain().toCompletableFuture()
+        .orTimeout(drainLimit(settings.shutdownTimeout()).toMillis(), TimeUnit.MILLISECONDS)
+        .exceptionally(e -> Done.getInstance()).join();
+    release().toCompletableFuture().join();
+  }
+
+  private synchronized boolean drainStarted() {
+    return stoppedAccepting != null;
+  }
+
+  /**
+   * Health turns NOT_SERVING and the port is unbound: no new connections. Connections already
+   * open stay, so their clients hear the refusal of new requests as a status.
+   */
+  private synchronized CompletionStage<Done> stopAccepting() {
+    if (stoppedAccepting == null) {
+      health.markNotServing();
+      stoppedAccepting = binding.unbind().exceptionally(e -> Done.getInstance());
     }
-    metrics.close();
-    split.ifPresent(s -> {
-      List<Integer> all = new ArrayList<>(s.server());
-      all.addAll(s.engines());
-      all.sort(null);
-      CpuAffinity.pinAllThreads(all);
-    });
+    return stoppedAccepting;
+  }
+
+  /**
+   * Refuses new requests and waits for the running ones, up to the drain period, after which
+   * the supervisor and the video sessions end them with UNAVAILABLE; then closes the
+   * connections, whose requests all have their status by then.
+   */
+  private synchronized CompletionStage<Done> drain() {
+    if (drained == null) {
+      Duration period = settings.shutdownTimeout();
+      Duration askTimeout = period.plusSeconds(2);
+      CompletableFuture<Done> jobs = AskPattern.<ExplainSupervisor.Command, Done>ask(supervisor,
+          reply -> new ExplainSupervisor.Drain(period, reply), askTimeout, system.scheduler())
+          .toCompletableFuture();
+      CompletableFuture<Done> sessions = AskPattern.<VideoSessions.Command, Done>ask(
+          videoSessions, reply -> new VideoSessions.Drain(period, reply), askTimeout,
+          system.scheduler()).toCompletableFuture();
+      drained = stopAccepting()
+          .thenCompose(unbound -> CompletableFuture.allOf(jobs, sessions))
+          .handle((ok, error) -> {
+            if (error != null) {
+              log.warn("drain did not finish: {}", error.toString());
+            }
+            return Done.getInstance();
+          })
+          .thenCompose(done -> binding.terminate(CONNECTIONS_CLOSE_WITHIN))
+          .handle((terminated, error) -> Done.getInstance());
+    }
+    return drained;
+  }
+
+  /** Stops the metrics endpoint and gives the threads every core back. */
+  private synchronized CompletionStage<Done> release() {
+    if (released == null) {
+      if (metricsBinding != null) {
+        metricsBinding.unbind().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS)
+            .exceptionally(e -> null).join();
+      }
+      metrics.close();
+      split.ifPresent(s -> {
+        List<Integer> all = new ArrayList<>(s.server());
+        all.addAll(s.engines());
+        all.sort(null);
+        CpuAffinity.pinAllThreads(all);
+      });
+      released = CompletableFuture.completedFuture(Done.getInstance());
+    }
+    return released;
   }
 
   /** The actor system the server runs in. */

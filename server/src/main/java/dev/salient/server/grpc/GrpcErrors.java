@@ -40,7 +40,7 @@ public final class GrpcErrors {
     if (e instanceof SalientException.CapacityExceeded) {
       return Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
     }
-    if (e instanceof SalientException.Unavailable) {
+    if (e instanceof SalientException.Unavailable || e instanceof SalientException.ShuttingDown) {
       return Status.UNAVAILABLE.withDescription(e.getMessage());
     }
     if (e instanceof SalientException.DeadlineExceeded) {

@@ -19,10 +19,15 @@ import org.apache.pekko.stream.javadsl.Source;
 public final class HealthService implements Health {
   private final AtomicReference<ServingStatus> status =
       new AtomicReference<>(ServingStatus.SERVING);
+  private final CompletableFuture<ServingStatus> notServing = new CompletableFuture<>();
 
-  /** Marks the server as shutting down (load balancers stop sending new work). */
+  /**
+   * Marks the server as shutting down (load balancers stop sending new work); Watch streams
+   * hear of it at once.
+   */
   public void markNotServing() {
     status.set(ServingStatus.NOT_SERVING);
+    notServing.complete(ServingStatus.NOT_SERVING);
   }
 
   @Override
@@ -41,8 +46,12 @@ public final class HealthService implements Health {
       return Source.single(response(ServingStatus.SERVICE_UNKNOWN))
           .concat(Source.<HealthCheckResponse>maybe().mapMaterializedValue(p -> NotUsed.getInstance()));
     }
-    // The status changes once, at shutdown, when the stream ends with the server.
-    return Source.single(response(status.get()))
+    // The status changes once, at shutdown; the stream then stays open until the server closes.
+    ServingStatus now = status.get();
+    Source<HealthCheckResponse, NotUsed> change = now == ServingStatus.NOT_SERVING
+        ? Source.empty()
+        : Source.completionStage(notServing).map(HealthService::response);
+    return Source.single(response(now)).concat(change)
         .concat(Source.<HealthCheckResponse>maybe().mapMaterializedValue(p -> NotUsed.getInstance()));
   }
 

@@ -66,6 +66,23 @@ public abstract class SalientException extends RuntimeException {
     }
   }
 
+  /**
+   * The server is draining before it stops: it takes no new requests, or it stopped this one at
+   * the end of the drain period. Another instance can serve the request.
+   */
+  public static final class ShuttingDown extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    /** The message a new request gets while the server drains. */
+    public static final String REFUSED = "server is shutting down; retry on another instance";
+    /** The message a request still running at the end of the drain period gets. */
+    public static final String CUT_OFF = "the server shut down before this request finished; retry";
+
+    public ShuttingDown(String message) {
+      super(message);
+    }
+  }
+
   /** The request's deadline passed before it finished. */
   public static final class DeadlineExceeded extends SalientException {
     private static final long serialVersionUID = 1L;

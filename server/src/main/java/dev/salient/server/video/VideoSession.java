@@ -57,6 +57,12 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   /** Connects the session to its response stream and its frames; sent once, first. */
   public record Start(ActorRef<Output> output, Source<VideoInput, ?> frames) implements Command {}
 
+  /**
+   * End the stream now with {@code reason}'s status (the server is stopping); before
+   * {@link Start}, as soon as it starts.
+   */
+  public record Stop(Throwable reason) implements Command {}
+
   /** The response stream took the last answer. */
   public enum OutputAck implements Command { INSTANCE }
 
@@ -126,6 +132,8 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   private boolean awaitingOutputAck;
   private boolean inputDone;
   private boolean ended;
+  /** A {@link Stop} that came before {@link Start}. */
+  private Throwable stopBeforeStart;
 
   private VideoSession(ActorContext<Command> context, TimerScheduler<Command> timers,
       String sessionId, VideoSettings settings, ActorRef<ExplainSupervisor.Command> supervisor,
@@ -159,6 +167,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Start.class, this::onStart)
+        .onMessage(Stop.class, this::onStop)
         .onMessage(InputReady.class, this::onInputReady)
         .onMessage(FrameArrived.class, this::onFrameArrived)
         .onMessageEquals(InputCompleted.INSTANCE, this::onInputCompleted)
@@ -178,6 +187,9 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   private Behavior<Command> onStart(Start start) {
     output = start.output();
     getContext().watchWith(output, OutputGone.INSTANCE);
+    if (stopBeforeStart != null) {
+      return fail(stopBeforeStart);
+    }
     if (deadlineNanos != Long.MAX_VALUE) {
       timers.startSingleTimer(DeadlinePassed.INSTANCE,
           Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime())));
@@ -190,6 +202,14 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
         sessionId, settings.method(), settings.model().name(), settings.maxInFlight(),
         settings.dropPolicy());
     return this;
+  }
+
+  private Behavior<Command> onStop(Stop stop) {
+    if (output == null) {
+      stopBeforeStart = stop.reason();
+      return this;
+    }
+    return fail(stop.reason());
   }
 
   private Behavior<Command> onInputReady(InputReady ready) {
@@ -269,7 +289,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     ExplainOrder order = new ExplainOrder(sessionId + "/" + decoded.sequence(),
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
         settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos);
-    supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink));
+    supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
     return this;
   }
 

@@ -63,6 +63,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** Starts a job; the worker tells {@code onEnd} when it has ended, however it ended. */
   public record StartJob(Job job, ActorRef<ExplainSupervisor.Command> onEnd) implements Command {}
 
+  /** Ends every job of this worker with {@code reason}, wherever it stands. */
+  public record EndAllJobs(SalientException reason) implements Command {}
+
   /** The outcome of one engine call: {@code rows[i]} result rows belong to {@code batch[i]}. */
   private record RoundDone(List<Job> batch, int[] rows, long nanos, PassResult result,
       Throwable error) implements Command {}
@@ -216,6 +219,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(StartJob.class, this::onStartJob)
+        .onMessage(EndAllJobs.class, this::onEndAllJobs)
         .onMessage(RoundDone.class, this::onRoundDone)
         .onMessage(JobReady.class, this::onJobReady)
         .onMessage(StreamClosed.class, this::onStreamClosed)
@@ -523,9 +527,18 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     }
   }
 
+  private Behavior<Command> onEndAllJobs(EndAllJobs end) {
+    endAll(end.reason());
+    return this;
+  }
+
   private void failAll(String why) {
+    endAll(new SalientException.Unavailable(why));
+  }
+
+  private void endAll(SalientException reason) {
     for (Job job : new ArrayList<>(jobs.values())) {
-      endJob(job, Outcome.FAILED, new SalientException.Unavailable(why));
+      endJob(job, Outcome.FAILED, reason);
     }
   }
 

@@ -5,31 +5,56 @@ import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.SalientException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Admits explanation requests and places them on device workers: it validates what needs no
  * model work (method, parameters, target), refuses work beyond {@code maxInFlight} with
  * RESOURCE_EXHAUSTED, and gives each job to the least-loaded worker. A live-video frame comes
  * here as an order of its own and is admitted like any other request.
+ *
+ * <p>When the server stops it drains: new requests are refused with UNAVAILABLE at once, running
+ * ones (and further frames of running video streams) go on for the drain period, and those still
+ * running at its end are ended with UNAVAILABLE, so every client gets a status.
  */
 public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.Command> {
 
   /** Messages of the supervisor. */
   public sealed interface Command {}
 
-  /** Explain (or classify) {@code order}, streaming its events into {@code sink}. */
-  public record Submit(ExplainOrder order, EventSink sink) implements Command {}
+  /**
+   * Explain (or classify) {@code order}, streaming its events into {@code sink}. An order that
+   * {@code continuesStream} (the next frame of a video stream already running) is admitted
+   * while the server drains.
+   */
+  public record Submit(ExplainOrder order, EventSink sink, boolean continuesStream)
+      implements Command {
+    /** The order of a new request. */
+    public Submit(ExplainOrder order, EventSink sink) {
+      this(order, sink, false);
+    }
+  }
+
+  /**
+   * Refuse new requests from now on; end those still running after {@code period}. Replies
+   * when no request is running (at once if none is); asking again only adds a reply.
+   */
+  public record Drain(Duration period, ActorRef<Done> replyTo) implements Command {}
+
+  private enum DrainPeriodOver implements Command { INSTANCE }
 
   /** A worker's job has ended (finished, failed or cancelled). */
   public record JobEnded(ActorRef<DeviceWorker.Command> worker, long jobId,
@@ -41,13 +66,18 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private final Map<ActorRef<DeviceWorker.Command>, Integer> load = new HashMap<>();
   private final int maxInFlight;
   private final SchedulerMetrics metrics;
+  private final TimerScheduler<Command> timers;
+  private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
   private long nextJobId = 1;
   private int inFlight;
+  private boolean draining;
+  private boolean drainPeriodOver;
 
-  private ExplainSupervisor(ActorContext<Command> context, ModelCatalog catalog,
-      MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers, int maxInFlight,
-      SchedulerMetrics metrics) {
+  private ExplainSupervisor(ActorContext<Command> context, TimerScheduler<Command> timers,
+      ModelCatalog catalog, MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers,
+      int maxInFlight, SchedulerMetrics metrics) {
     super(context);
+    this.timers = timers;
     this.metrics = metrics;
     this.catalog = catalog;
     this.methods = methods;
@@ -63,14 +93,15 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
       SchedulerMetrics metrics) {
-    return Behaviors.setup(ctx -> {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
         workers.add(ctx.spawn(DeviceWorker.create(rt, workerSettings, metrics),
             "worker-" + rt.name()));
       }
-      return new ExplainSupervisor(ctx, catalog, methods, workers, maxInFlight, metrics);
-    });
+      return new ExplainSupervisor(ctx, timers, catalog, methods, workers, maxInFlight,
+          metrics);
+    }));
   }
 
   @Override
@@ -78,11 +109,18 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
         .onMessage(JobEnded.class, this::onJobEnded)
+        .onMessage(Drain.class, this::onDrain)
+        .onMessageEquals(DrainPeriodOver.INSTANCE, this::onDrainPeriodOver)
         .build();
   }
 
   private Behavior<Command> onSubmit(Submit submit) {
     ExplainOrder order = submit.order();
+    if (drainPeriodOver || (draining && !submit.continuesStream())) {
+      submit.sink().fail(new SalientException.ShuttingDown(submit.continuesStream()
+          ? SalientException.ShuttingDown.CUT_OFF : SalientException.ShuttingDown.REFUSED));
+      return this;
+    }
     Job job;
     try {
       ModelPackage model = catalog.require(order.model());
@@ -116,6 +154,38 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
     load.merge(ended.worker(), -1, Integer::sum);
     inFlight--;
     metrics.ended(ended.outcome());
+    replyIfDrained();
     return this;
+  }
+
+  private Behavior<Command> onDrain(Drain drain) {
+    if (!draining) {
+      draining = true;
+      getContext().getLog().info("draining: refusing new requests; {} running get {} ms",
+          inFlight, drain.period().toMillis());
+      timers.startSingleTimer(DrainPeriodOver.INSTANCE, drain.period());
+    }
+    drainWaiters.add(drain.replyTo());
+    replyIfDrained();
+    return this;
+  }
+
+  private Behavior<Command> onDrainPeriodOver() {
+    drainPeriodOver = true;
+    if (inFlight > 0) {
+      getContext().getLog().info("drain period over: ending the {} requests still running",
+          inFlight);
+      SalientException cutOff =
+          new SalientException.ShuttingDown(SalientException.ShuttingDown.CUT_OFF);
+      workers.forEach(w -> w.tell(new DeviceWorker.EndAllJobs(cutOff)));
+    }
+    return this;
+  }
+
+  private void replyIfDrained() {
+    if (draining && inFlight == 0) {
+      drainWaiters.forEach(w -> w.tell(Done.getInstance()));
+      drainWaiters.clear();
+    }
   }
 }

@@ -18,14 +18,19 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Admission: validation before any model work, the in-flight bound, least-loaded placement. */
+/**
+ * Admission: validation before any model work, the in-flight bound, least-loaded placement, and
+ * the drain before the server stops.
+ */
 class ExplainSupervisorTest {
   static final ActorTestKit testKit = ActorTestKit.create();
   static ModelCatalog catalog;
@@ -119,5 +124,80 @@ class ExplainSupervisorTest {
     assertNull(outcome(b));
     assertEquals(1, s.engines().get(0).batchSizes.size(), "one job on the first worker");
     assertEquals(1, s.engines().get(1).batchSizes.size(), "one job on the second worker");
+  }
+
+  private static final Duration LONG_PERIOD = Duration.ofSeconds(30);
+  private static final Duration SHORT_PERIOD = Duration.ofMillis(200);
+
+  private static TestProbe<Done> drain(ActorRef<ExplainSupervisor.Command> supervisor,
+      Duration period) {
+    TestProbe<Done> drained = testKit.createTestProbe();
+    supervisor.tell(new ExplainSupervisor.Drain(period, drained.ref()));
+    return drained;
+  }
+
+  private static RecordingSink submitVanilla(ActorRef<ExplainSupervisor.Command> supervisor,
+      boolean continuesStream) {
+    RecordingSink sink = new RecordingSink();
+    supervisor.tell(new ExplainSupervisor.Submit(new ExplainOrder("r", "", new float[4],
+        "vanilla", Map.of(), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE),
+        sink, continuesStream));
+    return sink;
+  }
+
+  @Test
+  void drain_aNewRequestIsRefusedAsShuttingDown() {
+    var s = start(1, 4);
+    drain(s.supervisor(), LONG_PERIOD);
+
+    Throwable error = outcome(submitVanilla(s.supervisor(), false));
+
+    assertInstanceOf(SalientException.ShuttingDown.class, error);
+    assertEquals(SalientException.ShuttingDown.REFUSED, error.getMessage());
+    assertEquals(List.of(), s.engines().get(0).batchSizes, "no model work");
+  }
+
+  @Test
+  void drain_theNextFrameOfARunningVideoStreamIsStillAdmitted() {
+    var s = start(1, 4);
+    drain(s.supervisor(), LONG_PERIOD);
+
+    assertNull(outcome(submitVanilla(s.supervisor(), true)));
+  }
+
+  @Test
+  void drain_withNothingRunningTheDrainEndsAtOnce() {
+    var s = start(1, 4);
+
+    drain(s.supervisor(), LONG_PERIOD).expectMessage(Duration.ofSeconds(1), Done.getInstance());
+  }
+
+  @Test
+  void drain_aRunningRequestFinishesWithinThePeriodAndThenTheDrainEnds() {
+    var s = start(1, 4);
+    s.engines().get(0).gate = new CountDownLatch(1);
+    RecordingSink running = submitVanilla(s.supervisor(), false);
+    TestProbe<Done> drained = drain(s.supervisor(), LONG_PERIOD);
+    drained.expectNoMessage(Duration.ofMillis(100));
+
+    s.engines().get(0).gate.countDown();
+
+    assertNull(outcome(running));
+    drained.expectMessage(Done.getInstance());
+  }
+
+  @Test
+  void drain_aRequestStillRunningAtThePeriodsEndIsEndedAsCutOff() {
+    var s = start(1, 4);
+    s.engines().get(0).gate = new CountDownLatch(1);
+    RecordingSink running = submitVanilla(s.supervisor(), false);
+
+    TestProbe<Done> drained = drain(s.supervisor(), SHORT_PERIOD);
+
+    Throwable error = outcome(running);
+    assertInstanceOf(SalientException.ShuttingDown.class, error);
+    assertEquals(SalientException.ShuttingDown.CUT_OFF, error.getMessage());
+    drained.expectMessage(Done.getInstance());
+    s.engines().get(0).gate.countDown();
   }
 }
