@@ -29,6 +29,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -38,8 +40,10 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
+import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.ServerBuilder;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SystemMaterializer;
 import org.slf4j.Logger;
@@ -122,6 +126,8 @@ public final class SalientServer implements AutoCloseable {
           settings.cpuWorkers(), fixedThreads.trim(), InferenceEngine.THREADS_PROPERTY,
           Runtime.getRuntime().availableProcessors());
     }
+    // Before the models load, so a bad certificate or key fails at once.
+    Optional<SSLContext> tls = settings.tls().sslContext();
     Optional<CoreSplit> split = pinThreads(settings);
     List<Integer> engineCores = split.map(CoreSplit::engines).orElse(List.of());
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
@@ -157,7 +163,7 @@ public final class SalientServer implements AutoCloseable {
     long maxMessageSize = settings.messageSizeFor(catalog.all().stream()
         .mapToLong(m -> 4L * m.input().size()).max().orElse(0));
     CompletionStage<ServerBinding> bound =
-        Http.get(system).newServerAt(settings.host(), settings.port())
+        serverAt(system, settings, tls)
             .bind(MessageSizeLimit.apply(
                 ResponseCompression.apply(handler, settings.compressResponses()),
                 maxMessageSize));
@@ -186,6 +192,25 @@ public final class SalientServer implements AutoCloseable {
         catalog, settings, split, decodeBudget, supervisor, videoSessions);
     server.joinCoordinatedShutdown();
     return server;
+  }
+
+  /**
+   * The builder for the gRPC port: plaintext HTTP/2, or TLS with {@code tls} (Pekko HTTP adds
+   * ALPN's h2 to the engine), requiring client certificates when the settings name a client CA.
+   */
+  private static ServerBuilder serverAt(
+      ActorSystem<?> system, SalientSettings settings, Optional<SSLContext> tls) {
+    ServerBuilder builder = Http.get(system).newServerAt(settings.host(), settings.port());
+    if (tls.isEmpty()) {
+      return builder;
+    }
+    boolean mutual = settings.tls().mutual();
+    return builder.enableHttps(ConnectionContext.httpsServer(() -> {
+      SSLEngine engine = tls.get().createSSLEngine();
+      engine.setUseClientMode(false);
+      engine.setNeedClientAuth(mutual);
+      return engine;
+    }));
   }
 
   /**

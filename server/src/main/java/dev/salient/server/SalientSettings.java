@@ -28,7 +28,8 @@ public record SalientSettings(
     int engineCores,
     long maxMessageSize,
     long decodeBudget,
-    Duration decodeBudgetWait) {
+    Duration decodeBudgetWait,
+    TlsSettings tls) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -103,7 +104,8 @@ public record SalientSettings(
         c.getString("limits.decode-budget").trim().equalsIgnoreCase("auto")
             ? (long) (Runtime.getRuntime().maxMemory() * DECODE_BUDGET_HEAP_FRACTION)
             : c.getBytes("limits.decode-budget"),
-        c.getDuration("limits.decode-budget-wait"));
+        c.getDuration("limits.decode-budget-wait"),
+        TlsSettings.create(c));
   }
 
   /**
