@@ -6,9 +6,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.InvalidKeyException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
@@ -52,6 +54,11 @@ public final class TlsContext {
     List<X509Certificate> chain = certificates(certificate, CERTIFICATE_KEY);
     PrivateKey key = privateKey(privateKey);
     try {
+      // The JDK would only notice a mismatch in the first handshake, as a failure for the client.
+      if (!signsFor(key, chain.get(0))) {
+        throw new GeneralSecurityException("the key is not the certificate's (the first in the "
+            + "chain must be the server's own)");
+      }
       KeyStore keys = KeyStore.getInstance("PKCS12");
       keys.load(null, null);
       keys.setKeyEntry("server", key, new char[0], chain.toArray(new Certificate[0]));
@@ -80,6 +87,28 @@ public final class TlsContext {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  private static boolean signsFor(PrivateKey key, X509Certificate certificate)
+      throws GeneralSecurityException {
+    String algorithm = switch (key.getAlgorithm()) {
+      case "RSA" -> "SHA256withRSA";
+      case "EC" -> "SHA256withECDSA";
+      default -> key.getAlgorithm();
+    };
+    byte[] probe = "salient".getBytes(StandardCharsets.US_ASCII);
+    Signature signer = Signature.getInstance(algorithm);
+    signer.initSign(key);
+    signer.update(probe);
+    byte[] signature = signer.sign();
+    Signature verifier = Signature.getInstance(algorithm);
+    try {
+      verifier.initVerify(certificate.getPublicKey());
+    } catch (InvalidKeyException e) {
+      return false;
+    }
+    verifier.update(probe);
+    return verifier.verify(signature);
   }
 
   private static List<X509Certificate> certificates(Path file, String configKey) {
