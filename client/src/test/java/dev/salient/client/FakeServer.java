@@ -8,8 +8,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.ServerBuilder;
 import org.slf4j.LoggerFactory;
 
 /** A real gRPC server on 127.0.0.1 and a free port, serving a {@link FakeExplainer}. */
@@ -28,12 +33,12 @@ public final class FakeServer implements AutoCloseable {
     LoggerFactory.getILoggerFactory();
   }
 
-  private FakeServer() throws Exception {
+  private FakeServer(HttpsConnectionContext https) throws Exception {
     system = ActorSystem.create(Behaviors.empty(), "fake-server");
     try {
+      ServerBuilder builder = Http.get(system).newServerAt("127.0.0.1", 0);
       binding =
-          Http.get(system)
-              .newServerAt("127.0.0.1", 0)
+          (https == null ? builder : builder.enableHttps(https))
               .bind(ExplainerHandlerFactory.create(explainer, system))
               .toCompletableFuture()
               .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
@@ -45,7 +50,21 @@ public final class FakeServer implements AutoCloseable {
 
   /** Starts a server; close it in an after-hook. */
   public static FakeServer start() throws Exception {
-    return new FakeServer();
+    return new FakeServer(null);
+  }
+
+  /**
+   * Starts a server speaking TLS with {@code context}, requiring a client certificate its trust
+   * managers accept when {@code requireClientCertificates}.
+   */
+  public static FakeServer startWithTls(SSLContext context, boolean requireClientCertificates)
+      throws Exception {
+    return new FakeServer(ConnectionContext.httpsServer(() -> {
+      SSLEngine engine = context.createSSLEngine();
+      engine.setUseClientMode(false);
+      engine.setNeedClientAuth(requireClientCertificates);
+      return engine;
+    }));
   }
 
   /** The port the server was given. */

@@ -28,6 +28,8 @@ abstract class ClientCommand implements Callable<Integer> {
 
   private int maxMessageBytes;
 
+  private ClientTls tls;
+
   /** Checks options and reads local inputs before connecting; IllegalArgumentException = usage. */
   abstract void prepare();
 
@@ -56,11 +58,12 @@ abstract class ClientCommand implements Callable<Integer> {
       try {
         deadline = connection.deadline();
         maxMessageBytes = connection.maxMessageBytes();
+        tls = connection.clientTls();
         prepare();
       } catch (IllegalArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage(), e);
       }
-      try (ClientSession session = ClientSession.open(connection.server, maxMessageBytes)) {
+      try (ClientSession session = ClientSession.open(connection.server, maxMessageBytes, tls)) {
         run(session, out, err);
       }
       return 0;

@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.salient.client.SalientClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -16,6 +17,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
+import javax.net.ssl.SSLException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
@@ -42,7 +44,7 @@ final class ClientSession implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final SalientClient client;
 
-  private ClientSession(ServerAddress address, int maxMessageBytes) {
+  private ClientSession(ServerAddress address, int maxMessageBytes, ClientTls tls) {
     this.address = address;
     Config config =
         ConfigFactory.parseResources(ClientSession.class, "/salient-cli.conf")
@@ -50,10 +52,15 @@ final class ClientSession implements AutoCloseable {
             .resolve();
     this.system = ActorSystem.create(Behaviors.empty(), "salient-cli", config);
     try {
+      SslContext ssl = tls.nettyContext();
       this.client = SalientClient.create(
           GrpcClientSettings.connectToServiceAt(address.host(), address.port(), system)
-              .withTls(false)
-              .withChannelBuilderOverrides(b -> b.maxInboundMessageSize(maxMessageBytes)),
+              .withTls(tls.enabled())
+              .withChannelBuilderOverrides(b -> {
+                b.maxInboundMessageSize(maxMessageBytes);
+                // Applied after Pekko gRPC's own TLS setup, so it replaces that context.
+                return ssl == null ? b : b.sslContext(ssl);
+              }),
           system);
     } catch (RuntimeException e) {
       system.terminate();
@@ -62,10 +69,10 @@ final class ClientSession implements AutoCloseable {
   }
 
   /**
-   * Starts an actor system and connects to {@code address}, taking messages up to {@code
-   * maxMessageBytes}; fails if its host is unknown.
+   * Starts an actor system and connects to {@code address} with {@code tls}, taking messages up
+   * to {@code maxMessageBytes}; fails if its host is unknown.
    */
-  static ClientSession open(ServerAddress address, int maxMessageBytes) {
+  static ClientSession open(ServerAddress address, int maxMessageBytes, ClientTls tls) {
     try {
       InetAddress.getByName(address.host());
     } catch (UnknownHostException e) {
@@ -74,7 +81,7 @@ final class ClientSession implements AutoCloseable {
               "cannot resolve the server host %s (%s); check --server HOST:PORT",
               address.host(), address));
     }
-    return new ClientSession(address, maxMessageBytes);
+    return new ClientSession(address, maxMessageBytes, tls);
   }
 
   /** The client, valid until {@link #close()}. */
@@ -106,6 +113,9 @@ final class ClientSession implements AutoCloseable {
       t = t.getCause();
     }
     if (t instanceof StatusRuntimeException s) {
+      if (isTlsFailure(s)) {
+        return tlsFailure(s);
+      }
       return isConnectFailure(s) ? connectFailure(s) : s;
     }
     if (t instanceof RuntimeException r) {
@@ -126,6 +136,31 @@ final class ClientSession implements AutoCloseable {
       }
     }
     return false;
+  }
+
+  private static boolean isTlsFailure(StatusRuntimeException e) {
+    if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+      return false;
+    }
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof SSLException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private CliFailure tlsFailure(StatusRuntimeException e) {
+    Throwable root = e;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    return new CliFailure(
+        String.format(
+            "TLS with the server at %s failed (%s). Does --ca name the CA of its certificate, "
+                + "and does the server want a client certificate (--cert, --key)?",
+            address, root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage()),
+        e);
   }
 
   private CliFailure connectFailure(StatusRuntimeException e) {

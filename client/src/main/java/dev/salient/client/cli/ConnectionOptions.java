@@ -1,6 +1,7 @@
 package dev.salient.client.cli;
 
 import dev.salient.client.SalientClient;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -28,6 +29,35 @@ final class ConnectionOptions {
       description = "Refuse messages from the server larger than this (RESOURCE_EXHAUSTED); "
           + "default: no limit below gRPC's 2 GiB.")
   Integer maxMessageMib;
+
+  @Option(
+      names = "--tls",
+      description = "Connect with TLS, trusting the JVM's trust store (a server with salient.tls).")
+  boolean tls;
+
+  @Option(
+      names = "--ca",
+      paramLabel = "FILE",
+      description = "Trust this PEM CA (or self-signed) certificate for the server's; implies --tls.")
+  Path ca;
+
+  @Option(
+      names = "--cert",
+      paramLabel = "FILE",
+      description = "Present this PEM client certificate (mutual TLS, salient.tls.client-ca); "
+          + "needs --key, implies --tls.")
+  Path certificate;
+
+  @Option(
+      names = "--key",
+      paramLabel = "FILE",
+      description = "The PEM (PKCS#8) private key of --cert.")
+  Path key;
+
+  /** The connection's TLS from --tls, --ca, --cert and --key. */
+  ClientTls clientTls() {
+    return ClientTls.of(tls, ca, certificate, key);
+  }
 
   /** The largest message to take from the server, in bytes. */
   int maxMessageBytes() {
