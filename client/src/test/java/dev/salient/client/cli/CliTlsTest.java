@@ -92,7 +92,8 @@ class CliTlsTest {
     CliRun run = cli("models", "--server", server.address(), "--ca", fixture("ca.pem"));
 
     assertEquals(1, run.code(), run.err());
-    assertTrue(run.err().startsWith("error: "), run.err());
+    assertTrue(run.err().startsWith("error: TLS with the server at " + server.address()),
+        run.err());
   }
 
   @Test
