@@ -205,6 +205,8 @@ public final class SalientServer implements AutoCloseable {
       return builder;
     }
     boolean mutual = settings.tls().mutual();
+    log.info("TLS on the gRPC port ({}){}", settings.tls().certificate(),
+        mutual ? ", client certificates signed by " + settings.tls().clientCa() + " required" : "");
     return builder.enableHttps(ConnectionContext.httpsServer(() -> {
       SSLEngine engine = tls.get().createSSLEngine();
       engine.setUseClientMode(false);
