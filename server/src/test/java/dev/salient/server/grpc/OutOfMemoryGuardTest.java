@@ -1,7 +1,6 @@
 package dev.salient.server.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -66,8 +66,8 @@ class OutOfMemoryGuardTest {
 
       var failure = assertThrows(ExecutionException.class, () -> decode.get(10, TimeUnit.SECONDS));
       assertTrue(failure.getCause() instanceof OutOfMemoryError);
-      Thread.sleep(500);
-      assertFalse(system.getWhenTerminated().toCompletableFuture().isDone());
+      assertThrows(TimeoutException.class, () -> system.getWhenTerminated()
+          .toCompletableFuture().get(500, TimeUnit.MILLISECONDS), "the actor system keeps running");
       assertEquals(42, CompletableFuture.supplyAsync(() -> 42, blocking).get(10, TimeUnit.SECONDS));
     } finally {
       system.terminate();
