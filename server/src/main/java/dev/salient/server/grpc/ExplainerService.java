@@ -244,7 +244,7 @@ public final class ExplainerService implements ExplainerPowerApi {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng, deadlineNanos), decoder);
+          frameTensors, renderPng, deadlineNanos, ExplainOrder.ANONYMOUS), decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }

@@ -288,7 +288,8 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     slot.sink = new FrameSink(getContext().getSelf(), decoded.sequence());
     ExplainOrder order = new ExplainOrder(sessionId + "/" + decoded.sequence(),
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
-        settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos);
+        settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos,
+        ExplainOrder.ANONYMOUS);
     supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
     return this;
   }

@@ -14,6 +14,8 @@ import java.util.Map;
  * @param renderPng result maps carry PNG overlays
  * @param deadlineNanos when the client stops waiting, as a {@link System#nanoTime()} value
  *     ({@link Long#MAX_VALUE}: no deadline)
+ * @param client who asked: the caller's identity for quotas and fair shares (a token's name, or
+ *     the peer's address), {@link #ANONYMOUS} when unknown
  */
 public record ExplainOrder(
     String requestId,
@@ -26,11 +28,16 @@ public record ExplainOrder(
     int frameStride,
     boolean frameTensors,
     boolean renderPng,
-    long deadlineNanos) {
+    long deadlineNanos,
+    String client) {
+
+  /** The client of an order whose caller is not known. */
+  public static final String ANONYMOUS = "anonymous";
 
   /** Copies the parameters. */
   public ExplainOrder {
     parameters = Map.copyOf(parameters);
+    client = client == null || client.isEmpty() ? ANONYMOUS : client;
   }
 
   /** Whether the deadline has passed. */

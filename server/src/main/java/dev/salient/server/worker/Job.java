@@ -58,6 +58,11 @@ final class Job {
     return order.requestId();
   }
 
+  /** Who asked (see {@link ExplainOrder#client()}). */
+  String client() {
+    return order.client();
+  }
+
   /** Whether the client's deadline has passed. */
   boolean pastDeadline(long nowNanos) {
     return order.pastDeadline(nowNanos);

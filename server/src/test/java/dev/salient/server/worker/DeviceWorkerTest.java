@@ -85,7 +85,7 @@ class DeviceWorkerTest {
     RecordingSink sink = new RecordingSink();
     ExplainOrder order = new ExplainOrder("r" + nextId, "fake", new float[] {0.1f, 0.2f, 0.3f, 0.4f},
         "vanilla", Map.of("output", "probability"), new TargetSpec.Predicted(), 2, 1, false, false,
-        deadlineNanos);
+        deadlineNanos, ExplainOrder.ANONYMOUS);
     Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(Map.of("output", "probability")), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
     return sink;

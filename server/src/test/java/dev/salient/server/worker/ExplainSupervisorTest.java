@@ -71,7 +71,7 @@ class ExplainSupervisorTest {
       TargetSpec target) {
     RecordingSink sink = new RecordingSink();
     supervisor.tell(new ExplainSupervisor.Submit(new ExplainOrder("r", "", new float[4], method,
-        Map.of(), target, 2, 1, false, false, Long.MAX_VALUE), sink));
+        Map.of(), target, 2, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS), sink));
     return sink;
   }
 
@@ -140,7 +140,7 @@ class ExplainSupervisorTest {
       boolean continuesStream) {
     RecordingSink sink = new RecordingSink();
     supervisor.tell(new ExplainSupervisor.Submit(new ExplainOrder("r", "", new float[4],
-        "vanilla", Map.of(), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE),
+        "vanilla", Map.of(), new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS),
         sink, continuesStream));
     return sink;
   }

@@ -68,7 +68,7 @@ class NonlinearJobTest {
     TestProbe<ExplainSupervisor.Command> ended = testKit.createTestProbe();
     RecordingSink sink = new RecordingSink();
     ExplainOrder order = new ExplainOrder("nl", model.name(), TestImages.sample(5),
-        NonlinearSaliency.NAME, LONG, new TargetSpec.Rank(2), 3, 1, false, false, Long.MAX_VALUE);
+        NonlinearSaliency.NAME, LONG, new TargetSpec.Rank(2), 3, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS);
     Job job = new Job(1, order, model, new NonlinearSaliency().prepare(LONG), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
 

@@ -77,7 +77,7 @@ class ReturnWaitTest {
     RecordingSink sink = new RecordingSink();
     Map<String, String> params = twoPasses ? Map.of("output", "probability") : Map.of();
     ExplainOrder order = new ExplainOrder("r" + nextId, "fake", new float[] {0.1f, 0.2f, 0.3f,
-        0.4f}, "vanilla", params, new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE);
+        0.4f}, "vanilla", params, new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS);
     Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(params), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
     return sink;
