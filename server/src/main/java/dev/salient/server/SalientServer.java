@@ -144,7 +144,7 @@ public final class SalientServer implements AutoCloseable {
     SchedulerMetrics metrics = new SchedulerMetrics(endpoint.registry());
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
         ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
-            settings.maxInFlight(), metrics),
+            settings.maxInFlight(), settings.maxInFlightPerClient(), metrics),
         "explain-supervisor", Props.empty());
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
