@@ -30,7 +30,10 @@ public record SalientSettings(
     long decodeBudget,
     Duration decodeBudgetWait,
     TlsSettings tls,
-    int maxInFlightPerClient) {
+    int maxInFlightPerClient,
+    AuthSettings auth,
+    boolean allowPlaintextOnNetwork,
+    boolean accessLog) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -109,7 +112,10 @@ public record SalientSettings(
             : c.getBytes("limits.decode-budget"),
         c.getDuration("limits.decode-budget-wait"),
         TlsSettings.create(c),
-        c.getInt("scheduler.max-in-flight-per-client"));
+        c.getInt("scheduler.max-in-flight-per-client"),
+        AuthSettings.create(c),
+        c.getBoolean("allow-plaintext-on-network"),
+        c.getBoolean("access-log"));
   }
 
   /**
