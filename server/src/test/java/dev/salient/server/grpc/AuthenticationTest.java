@@ -10,6 +10,7 @@ import com.google.protobuf.ByteString;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ClassifyRequest;
+import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
 import dev.salient.server.SalientServer;
@@ -33,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -241,6 +243,23 @@ class AuthenticationTest {
             + " method=- client=alice status=OK ms=N",
         "rpc=salient.v1.Explainer/Classify model=- method=- client=127.0.0.1 "
             + "status=UNAUTHENTICATED ms=N"), lines);
+  }
+
+  @Test
+  void theAccessLogNamesTheMethodOfAnExplanationStream() throws Exception {
+    startServer(line("alice", ALICE), "salient.access-log = on\n");
+    String defaultModel = server.catalog().defaultModel().name();
+
+    List<String> lines = accessLogOf(() -> explainer.explain()
+        .addHeader("authorization", "Bearer " + ALICE)
+        .invoke(ExplainRequest.newBuilder().setMethod("vanilla")
+            .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(0))))
+            .build())
+        .runWith(Sink.ignore(), clientSystem)
+        .toCompletableFuture().orTimeout(60, TimeUnit.SECONDS).join());
+
+    assertEquals(List.of("rpc=salient.v1.Explainer/Explain model=" + defaultModel
+        + " method=vanilla client=alice status=OK ms=N"), lines);
   }
 
   @Test
