@@ -2,7 +2,16 @@ package dev.salient.server.grpc;
 
 import io.grpc.Status;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.FlowShape;
+import org.apache.pekko.stream.Inlet;
+import org.apache.pekko.stream.Outlet;
 import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.stage.AbstractInHandler;
+import org.apache.pekko.stream.stage.AbstractOutHandler;
+import org.apache.pekko.stream.stage.GraphStage;
+import org.apache.pekko.stream.stage.GraphStageLogic;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,18 +45,17 @@ public final class AccessLog {
         error == null ? Status.Code.OK : GrpcErrors.code(error), start));
   }
 
-  /** {@code stream}, logged when it ends (completed, failed or cancelled). */
+  /**
+   * {@code stream}, logged when it ends: OK when it completes, the failure's status when it
+   * fails, CANCELLED when the client goes away first.
+   */
   <T, M> Source<T, M> stream(String rpc, String model, String method, Caller caller,
       Source<T, M> stream) {
     if (!enabled) {
       return stream;
     }
     long start = System.nanoTime();
-    return stream.watchTermination((mat, done) -> {
-      done.whenComplete((ok, error) -> line(rpc, model, method, caller.name(),
-          error == null ? Status.Code.OK : GrpcErrors.code(error), start));
-      return mat;
-    });
+    return stream.via(new Ended<T>(code -> line(rpc, model, method, caller.name(), code, start)));
   }
 
   /** A call refused before it reached a service (no valid token). */
@@ -63,5 +71,63 @@ public final class AccessLog {
         model == null || model.isEmpty() ? "-" : model,
         method == null || method.isEmpty() ? "-" : method, client, code,
         (System.nanoTime() - startNanos) / 1_000_000);
+  }
+
+  /**
+   * Passes elements on and reports how the stream ended. Unlike {@code watchTermination}, it
+   * tells a client's cancellation (CANCELLED) from a failure of the stream (its status).
+   */
+  static final class Ended<T> extends GraphStage<FlowShape<T, T>> {
+    private final Inlet<T> in = Inlet.create("AccessLog.in");
+    private final Outlet<T> out = Outlet.create("AccessLog.out");
+    private final FlowShape<T, T> shape = FlowShape.of(in, out);
+    private final Consumer<Status.Code> onEnd;
+
+    Ended(Consumer<Status.Code> onEnd) {
+      this.onEnd = onEnd;
+    }
+
+    @Override
+    public FlowShape<T, T> shape() {
+      return shape;
+    }
+
+    @Override
+    public GraphStageLogic createLogic(Attributes attributes) {
+      return new GraphStageLogic(shape) {
+        {
+          setHandler(in, new AbstractInHandler() {
+            @Override
+            public void onPush() {
+              push(out, grab(in));
+            }
+
+            @Override
+            public void onUpstreamFinish() {
+              onEnd.accept(Status.Code.OK);
+              completeStage();
+            }
+
+            @Override
+            public void onUpstreamFailure(Throwable error) {
+              onEnd.accept(GrpcErrors.code(error));
+              failStage(error);
+            }
+          });
+          setHandler(out, new AbstractOutHandler() {
+            @Override
+            public void onPull() {
+              pull(in);
+            }
+
+            @Override
+            public void onDownstreamFinish(Throwable cause) {
+              onEnd.accept(Status.Code.CANCELLED);
+              cancelStage(cause);
+            }
+          });
+        }
+      };
+    }
   }
 }

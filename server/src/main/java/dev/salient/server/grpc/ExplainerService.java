@@ -99,7 +99,8 @@ public final class ExplainerService implements ExplainerPowerApi {
     for (ModelPackage m : catalog.all()) {
       out.addModels(ProtoMapping.modelInfo(m, methods.supportedBy(m), m == catalog.defaultModel()));
     }
-    return CompletableFuture.completedFuture(out.build());
+    return accessLog.unary(Explainer.name + "/ListModels", null, null, Caller.of(metadata),
+        CompletableFuture.completedFuture(out.build()));
   }
 
   @Override
@@ -154,7 +155,8 @@ public final class ExplainerService implements ExplainerPowerApi {
 
   @Override
   public CompletionStage<StatsResponse> stats(StatsRequest in, Metadata metadata) {
-    return CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot()));
+    return accessLog.unary(Explainer.name + "/Stats", null, null, Caller.of(metadata),
+        CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot())));
   }
 
   /**
