@@ -14,10 +14,6 @@ import java.util.Set;
  */
 public record AuthSettings(String tokensFile, Duration reloadInterval, Set<String> publicServices) {
 
-  /** No authentication; health and reflection public. */
-  public static final AuthSettings OFF = new AuthSettings("", Duration.ofSeconds(5),
-      Set.of("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"));
-
   /** Checks the interval; copies the services. */
   public AuthSettings {
     if (reloadInterval.isNegative() || reloadInterval.isZero()) {

@@ -60,12 +60,13 @@ public final class Authentication {
       if (tokens.isEmpty() || publicServices.contains(service(path))) {
         return handler.apply(clean.addHeader(RawHeader.create(CLIENT_HEADER, peer(request))));
       }
+      String peer = peer(request);
       Tokens.Client client;
       try {
         client = authenticate(request.getHeader(AUTHORIZATION), tokens.get());
       } catch (SalientException.Unauthenticated e) {
-        log.debug("{} from {} refused: {}", path, peer(request), e.getMessage());
-        accessLog.refused(path.substring(1), peer(request), Status.Code.UNAUTHENTICATED);
+        log.debug("{} from {} refused: {}", path, peer, e.getMessage());
+        accessLog.refused(path.substring(1), peer, Status.Code.UNAUTHENTICATED);
         request.discardEntityBytes(system);
         return CompletableFuture.completedFuture(refusal(Status.Code.UNAUTHENTICATED,
             e.getMessage()));
