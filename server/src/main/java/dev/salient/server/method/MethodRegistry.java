@@ -32,7 +32,8 @@ public final class MethodRegistry {
         new FastGradientSign(),
         new BasicIterativeMethod(),
         new NonlinearSaliency(),
-        new SalientBlur()));
+        new SalientBlur(),
+        new Occlusion()));
   }
 
   /** All methods, in registration order. */
