@@ -33,7 +33,8 @@ public final class MethodRegistry {
         new BasicIterativeMethod(),
         new NonlinearSaliency(),
         new SalientBlur(),
-        new Occlusion()));
+        new Occlusion(),
+        new Lime()));
   }
 
   /** All methods, in registration order. */
