@@ -57,8 +57,9 @@ public final class MethodBench implements Callable<Integer> {
       description = "Measurements per line; the median is printed (default: ${DEFAULT-VALUE}).")
   int repeats;
 
-  @Option(names = "--per-sample", negatable = true, defaultValue = "true",
-      description = "Also time the method with batch=1 (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--per-sample", arity = "1", defaultValue = "true",
+      description = "Also time the method with batch=1: true or false (default: "
+          + "${DEFAULT-VALUE}).")
   boolean perSample;
 
   /** Runs the bench. */
