@@ -110,6 +110,15 @@ class LimeTest {
   }
 
   @Test
+  void theBlurFillTakesOnePassForTheBlurredImage() {
+    MethodHarness.Run run = loaded.harness().run(new Lime(),
+        Map.of("fill", "blur", "samples", "20", "batch", "20"), TestImages.sample(6), 0);
+
+    assertEquals(1 + 1 + 1, run.engineCalls(), "first pass, blur, the samples in one pass");
+    assertEquals(1 + 1 + 20, run.passes());
+  }
+
+  @Test
   void lime_unknownFillIsInvalidNamingTheParameterAndTheChoices() {
     var error = assertThrows(SalientException.InvalidArgument.class,
         () -> new Lime().prepare(Map.of("fill", "purple")));
