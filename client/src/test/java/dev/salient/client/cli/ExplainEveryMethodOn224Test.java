@@ -51,7 +51,9 @@ class ExplainEveryMethodOn224Test {
       "fgsm", List.of("grid=4", "refine=2"),
       "bim", List.of("max_iterations=5"),
       "nonlinear", List.of("steps_per_level=1"),
-      "blur_salient", List.of("steps_per_level=1"));
+      "blur_salient", List.of("steps_per_level=1"),
+      "occlusion", List.of("patch=112"),
+      "lime", List.of("samples=16", "batch=16"));
 
   static ActorSystem<Void> serverSystem;
   static SalientServer server;
@@ -80,7 +82,7 @@ class ExplainEveryMethodOn224Test {
   @TestFactory
   Stream<DynamicTest> everyListedMethodCompletesAndWritesItsMaps() {
     List<MethodInfo> methods = listedMethods();
-    assertTrue(methods.size() >= 11, "methods listed for colour-224: " + methods);
+    assertTrue(methods.size() >= 13, "methods listed for colour-224: " + methods);
     return methods.stream().map(m -> DynamicTest.dynamicTest(m.getName(), () -> {
       Path out = Files.createDirectories(dir.resolve(m.getName()));
 

@@ -5,7 +5,10 @@ package dev.salient.server.method;
  * without knowing its name.
  */
 public enum MethodFamily {
-  /** Saliency maps from gradients or activations: the result's maps are the explanation. */
+  /**
+   * Saliency maps from gradients, activations or perturbations (the black-box methods): the
+   * result's maps are the explanation.
+   */
   GRADIENT,
   /**
    * An adversarial example: the result carries the maps {@code adversarial}, {@code difference}

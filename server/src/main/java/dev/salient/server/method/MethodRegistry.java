@@ -32,7 +32,9 @@ public final class MethodRegistry {
         new FastGradientSign(),
         new BasicIterativeMethod(),
         new NonlinearSaliency(),
-        new SalientBlur()));
+        new SalientBlur(),
+        new Occlusion(),
+        new Lime()));
   }
 
   /** All methods, in registration order. */
