@@ -2,9 +2,9 @@ package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
+import dev.salient.server.auth.TokenFile;
 import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.InferenceEngine;
-import dev.salient.server.auth.TokenFile;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.grpc.AccessLog;
 import dev.salient.server.grpc.Authentication;
