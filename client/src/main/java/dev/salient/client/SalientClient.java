@@ -93,6 +93,14 @@ public final class SalientClient implements AutoCloseable {
         null);
   }
 
+  /**
+   * {@code settings} that send {@code token} as {@code authorization: Bearer <token>} with every
+   * call (a server with {@code salient.auth.tokens-file}); pass them to {@link #create}.
+   */
+  public static GrpcClientSettings withToken(GrpcClientSettings settings, String token) {
+    return settings.withCallCredentials(new BearerToken(token));
+  }
+
   private static GrpcClientSettings plaintext(
       String host, int port, ClassicActorSystemProvider system) {
     return withLargeMessages(

@@ -2,19 +2,25 @@ package dev.salient.client;
 
 import dev.salient.grpc.ExplainerHandlerFactory;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.ServerBuilder;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.japi.function.Function;
 import org.slf4j.LoggerFactory;
 
 /** A real gRPC server on 127.0.0.1 and a free port, serving a {@link FakeExplainer}. */
@@ -24,6 +30,9 @@ public final class FakeServer implements AutoCloseable {
 
   /** The fake behind the server; tests change its answers. */
   public final FakeExplainer explainer = new FakeExplainer();
+
+  /** The authorization header of each call, in order ("" for a call without one). */
+  public final List<String> authorizations = new CopyOnWriteArrayList<>();
 
   private final ActorSystem<Void> system;
   private final ServerBinding binding;
@@ -39,13 +48,21 @@ public final class FakeServer implements AutoCloseable {
       ServerBuilder builder = Http.get(system).newServerAt("127.0.0.1", 0);
       binding =
           (https == null ? builder : builder.enableHttps(https))
-              .bind(ExplainerHandlerFactory.create(explainer, system))
+              .bind(recordingAuthorization(ExplainerHandlerFactory.create(explainer, system)))
               .toCompletableFuture()
               .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       system.terminate();
       throw e;
     }
+  }
+
+  private Function<HttpRequest, CompletionStage<HttpResponse>> recordingAuthorization(
+      Function<HttpRequest, CompletionStage<HttpResponse>> handler) {
+    return request -> {
+      authorizations.add(request.getHeader("authorization").map(HttpHeader::value).orElse(""));
+      return handler.apply(request);
+    };
   }
 
   /** Starts a server; close it in an after-hook. */

@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,6 +54,22 @@ class SalientClientTest {
 
   private static <T> T get(CompletionStage<T> stage) throws Exception {
     return stage.toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void withTokenEveryCallCarriesTheBearerHeader() throws Exception {
+    server.authorizations.clear();
+    SalientClient withToken = SalientClient.create(SalientClient.withToken(
+        GrpcClientSettings.connectToServiceAt("127.0.0.1", server.port(), clientSystem)
+            .withTls(false), "s3cret"), clientSystem);
+    try {
+      get(withToken.listModels());
+      get(withToken.listModels(Duration.ofSeconds(5)));
+    } finally {
+      withToken.close();
+    }
+
+    assertEquals(List.of("Bearer s3cret", "Bearer s3cret"), server.authorizations);
   }
 
   @Test

@@ -47,6 +47,11 @@ public final class Main implements Callable<Integer> {
       + "Prometheus, on the same host (default off).")
   Integer metricsPort;
 
+  @Option(names = "--allow-plaintext-on-network", description = "Serve plaintext on an "
+      + "address other than loopback (otherwise refused without salient.tls): for a trusted "
+      + "network, e.g. behind a TLS-terminating proxy.")
+  Boolean allowPlaintextOnNetwork;
+
   /** Runs the command line. */
   public static void main(String[] args) {
     CommonPool.ensureAtLeastTwoThreads();
@@ -64,6 +69,7 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.cpu-affinity.server-cores", serverCores);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
     config = override(config, "salient.metrics-port", metricsPort);
+    config = override(config, "salient.allow-plaintext-on-network", allowPlaintextOnNetwork);
     SalientSettings settings;
     try {
       settings = SalientSettings.create(config);

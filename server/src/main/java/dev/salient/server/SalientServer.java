@@ -2,9 +2,12 @@ package dev.salient.server;
 
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
+import dev.salient.server.auth.TokenFile;
 import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.grpc.AccessLog;
+import dev.salient.server.grpc.Authentication;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
@@ -19,7 +22,9 @@ import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
 import io.grpc.health.v1.Health;
 import io.grpc.health.v1.HealthHandlerFactory;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +37,7 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -75,6 +81,8 @@ public final class SalientServer implements AutoCloseable {
   private final DecodeBudget decodeBudget;
   private final ActorRef<ExplainSupervisor.Command> supervisor;
   private final ActorRef<VideoSessions.Command> videoSessions;
+  /** The periodic check of the tokens file, when there is one. */
+  private final Optional<Cancellable> tokenReload;
   /** The shutdown steps, each run once (by close() or by coordinated shutdown); guarded by this. */
   private CompletionStage<Done> stoppedAccepting;
   private CompletionStage<Done> drained;
@@ -84,7 +92,8 @@ public final class SalientServer implements AutoCloseable {
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
       SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget,
       ActorRef<ExplainSupervisor.Command> supervisor,
-      ActorRef<VideoSessions.Command> videoSessions) {
+      ActorRef<VideoSessions.Command> videoSessions, Optional<Cancellable> tokenReload) {
+    this.tokenReload = tokenReload;
     this.split = split;
     this.decodeBudget = decodeBudget;
     this.supervisor = supervisor;
@@ -126,8 +135,10 @@ public final class SalientServer implements AutoCloseable {
           settings.cpuWorkers(), fixedThreads.trim(), InferenceEngine.THREADS_PROPERTY,
           Runtime.getRuntime().availableProcessors());
     }
-    // Before the models load, so a bad certificate or key fails at once.
+    // Before the models load, so a bad certificate, key or tokens file fails at once.
     Optional<SSLContext> tls = settings.tls().sslContext();
+    requireTlsOffLoopback(settings);
+    Optional<TokenFile> tokens = settings.auth().load();
     Optional<CoreSplit> split = pinThreads(settings);
     List<Integer> engineCores = split.map(CoreSplit::engines).orElse(List.of());
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
@@ -144,15 +155,16 @@ public final class SalientServer implements AutoCloseable {
     SchedulerMetrics metrics = new SchedulerMetrics(endpoint.registry());
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
         ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
-            settings.maxInFlight(), metrics),
+            settings.maxInFlight(), settings.maxInFlightPerClient(), metrics),
         "explain-supervisor", Props.empty());
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
     DecodeBudget decodeBudget =
         new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait());
+    AccessLog accessLog = new AccessLog(settings.accessLog());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget);
+        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget, accessLog);
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(
@@ -164,9 +176,9 @@ public final class SalientServer implements AutoCloseable {
         .mapToLong(m -> 4L * m.input().size()).max().orElse(0));
     CompletionStage<ServerBinding> bound =
         serverAt(system, settings, tls)
-            .bind(MessageSizeLimit.apply(
+            .bind(Authentication.apply(MessageSizeLimit.apply(
                 ResponseCompression.apply(handler, settings.compressResponses()),
-                maxMessageSize));
+                maxMessageSize), tokens, settings.auth().publicServices(), accessLog, system));
     ServerBinding binding = bound.toCompletableFuture().join();
     log.info("Salient listening on {} (models {}; workers {}; messages up to {} bytes, "
         + "decode budget {} MiB)", binding.localAddress(),
@@ -188,10 +200,61 @@ public final class SalientServer implements AutoCloseable {
           metricsBinding.localAddress().getHostString(), metricsBinding.localAddress().getPort(),
           MetricsEndpoint.PATH);
     }
+    logAuthentication(settings, tokens);
+    Optional<Cancellable> tokenReload = tokens.map(file -> system.scheduler()
+        .scheduleWithFixedDelay(settings.auth().reloadInterval(),
+            settings.auth().reloadInterval(), file::reload,
+            system.dispatchers().lookup(DispatcherSelector.blocking())));
     SalientServer server = new SalientServer(system, binding, endpoint, metricsBinding, health,
-        catalog, settings, split, decodeBudget, supervisor, videoSessions);
+        catalog, settings, split, decodeBudget, supervisor, videoSessions, tokenReload);
     server.joinCoordinatedShutdown();
     return server;
+  }
+
+  /**
+   * Refuses plaintext on an address other than loopback, unless TLS is configured or
+   * {@code salient.allow-plaintext-on-network} says the network is trusted.
+   *
+   * @throws IllegalArgumentException naming the address and the two ways out
+   */
+  static void requireTlsOffLoopback(SalientSettings settings) {
+    if (settings.tls().enabled() || settings.allowPlaintextOnNetwork()
+        || isLoopback(settings.host())) {
+      return;
+    }
+    throw new IllegalArgumentException("refusing to serve plaintext on " + settings.host()
+        + ", which is not a loopback address: bearer tokens and images would cross the network "
+        + "readable by anyone on the path. Configure TLS (salient.tls.certificate and "
+        + "salient.tls.private-key), or set salient.allow-plaintext-on-network = true "
+        + "(./salient serve --allow-plaintext-on-network) where the network is trusted, e.g. "
+        + "behind a TLS-terminating proxy");
+  }
+
+  private static boolean isLoopback(String host) {
+    try {
+      for (InetAddress address : InetAddress.getAllByName(host)) {
+        if (!address.isLoopbackAddress()) {
+          return false;
+        }
+      }
+      return true;
+    } catch (UnknownHostException e) {
+      // Binding will fail with the unknown host.
+      return true;
+    }
+  }
+
+  /** Says once who may call: the tokens, or a warning where anyone on a network may. */
+  private static void logAuthentication(SalientSettings settings, Optional<TokenFile> tokens) {
+    if (tokens.isPresent()) {
+      log.info("authentication: {} tokens in {} (checked for changes every {} ms); public "
+          + "without a token: {}", tokens.get().tokens().size(), tokens.get().path(),
+          settings.auth().reloadInterval().toMillis(),
+          settings.auth().publicServices().stream().sorted().toList());
+    } else if (!isLoopback(settings.host())) {
+      log.warn("no authentication (salient.auth.tokens-file is empty): anyone who can reach {} "
+          + "can use the server", settings.host());
+    }
   }
 
   /**
@@ -374,6 +437,7 @@ public final class SalientServer implements AutoCloseable {
             .exceptionally(e -> null).join();
       }
       metrics.close();
+      tokenReload.ifPresent(Cancellable::cancel);
       split.ifPresent(s -> {
         List<Integer> all = new ArrayList<>(s.server());
         all.addAll(s.engines());

@@ -29,7 +29,11 @@ public record SalientSettings(
     long maxMessageSize,
     long decodeBudget,
     Duration decodeBudgetWait,
-    TlsSettings tls) {
+    TlsSettings tls,
+    int maxInFlightPerClient,
+    AuthSettings auth,
+    boolean allowPlaintextOnNetwork,
+    boolean accessLog) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -59,6 +63,8 @@ public record SalientSettings(
     require(cpuWorkers >= 1, "salient.cpu-workers must be auto or at least 1");
     require(maxBatch >= 1, "salient.scheduler.max-batch must be at least 1");
     require(maxInFlight >= 1, "salient.scheduler.max-in-flight must be at least 1");
+    require(maxInFlightPerClient >= 1,
+        "salient.scheduler.max-in-flight-per-client must be at least 1");
     require(streamBuffer >= 1, "salient.scheduler.stream-buffer must be at least 1");
     require(videoMaxInFlight >= 1, "salient.video.max-in-flight must be at least 1");
     require(metricsPort == METRICS_OFF || metricsPort >= 0 && metricsPort <= 65535,
@@ -105,7 +111,11 @@ public record SalientSettings(
             ? (long) (Runtime.getRuntime().maxMemory() * DECODE_BUDGET_HEAP_FRACTION)
             : c.getBytes("limits.decode-budget"),
         c.getDuration("limits.decode-budget-wait"),
-        TlsSettings.create(c));
+        TlsSettings.create(c),
+        c.getInt("scheduler.max-in-flight-per-client"),
+        AuthSettings.create(c),
+        c.getBoolean("allow-plaintext-on-network"),
+        c.getBoolean("access-log"));
   }
 
   /**

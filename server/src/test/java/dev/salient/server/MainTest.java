@@ -42,4 +42,15 @@ class MainTest {
     assertEquals(2, exit[0]);
     assertTrue(err.contains("--cpu-workers"), err);
   }
+
+  @Test
+  void servingPlaintextOnAllAddressesExitsNamingTheFlagThatAllowsIt() {
+    int[] exit = new int[1];
+    String err = stderrOf(() -> exit[0] =
+        new CommandLine(new Main()).execute("--port", "0", "--host", "0.0.0.0"));
+    assertEquals(1, exit[0]);
+    assertTrue(err.startsWith("salient: cannot start: refusing to serve plaintext on 0.0.0.0"),
+        err);
+    assertTrue(err.contains("--allow-plaintext-on-network"), err);
+  }
 }

@@ -29,6 +29,26 @@ class SalientSettingsTest {
   }
 
   @Test
+  void byDefaultNoTokenIsNeededNoAccessLogIsWrittenAndOneClientMayHoldAQuarterOfThePlaces() {
+    SalientSettings settings = settings(Map.of());
+
+    assertEquals(false, settings.auth().enabled());
+    assertEquals(java.util.Set.of("grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection"), settings.auth().publicServices());
+    assertEquals(false, settings.accessLog());
+    assertEquals(false, settings.allowPlaintextOnNetwork());
+    assertEquals(settings.maxInFlight() / 4, settings.maxInFlightPerClient());
+  }
+
+  @Test
+  void aReloadIntervalOfZeroIsRefused() {
+    String message = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.auth.reload-interval", "0s"))).getMessage();
+
+    assertTrue(message.startsWith("salient.auth.reload-interval must be positive"), message);
+  }
+
+  @Test
   void aNumberOfCpuWorkersIsTakenAsGiven() {
     assertEquals(3, settings(Map.of("salient.cpu-workers", 3)).cpuWorkers());
     assertEquals(1, settings(Map.of("salient.cpu-workers", "1")).cpuWorkers());

@@ -29,6 +29,8 @@ abstract class ClientCommand implements Callable<Integer> {
   private int maxMessageBytes;
 
   private ClientTls tls;
+  /** The bearer token to send, if any (--token or SALIENT_TOKEN). */
+  private Optional<String> token = Optional.empty();
 
   /** Checks options and reads local inputs before connecting; IllegalArgumentException = usage. */
   abstract void prepare();
@@ -59,11 +61,13 @@ abstract class ClientCommand implements Callable<Integer> {
         deadline = connection.deadline();
         maxMessageBytes = connection.maxMessageBytes();
         tls = connection.clientTls();
+        token = connection.token(System.getenv());
         prepare();
       } catch (IllegalArgumentException e) {
         throw new ParameterException(spec.commandLine(), e.getMessage(), e);
       }
-      try (ClientSession session = ClientSession.open(connection.server, maxMessageBytes, tls)) {
+      try (ClientSession session = ClientSession.open(connection.server, maxMessageBytes, tls,
+          token)) {
         run(session, out, err);
       }
       return 0;

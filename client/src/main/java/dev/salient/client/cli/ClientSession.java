@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -44,7 +45,8 @@ final class ClientSession implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final SalientClient client;
 
-  private ClientSession(ServerAddress address, int maxMessageBytes, ClientTls tls) {
+  private ClientSession(ServerAddress address, int maxMessageBytes, ClientTls tls,
+      Optional<String> token) {
     this.address = address;
     Config config =
         ConfigFactory.parseResources(ClientSession.class, "/salient-cli.conf")
@@ -53,15 +55,16 @@ final class ClientSession implements AutoCloseable {
     this.system = ActorSystem.create(Behaviors.empty(), "salient-cli", config);
     try {
       SslContext ssl = tls.nettyContext();
-      this.client = SalientClient.create(
+      GrpcClientSettings settings =
           GrpcClientSettings.connectToServiceAt(address.host(), address.port(), system)
               .withTls(tls.enabled())
               .withChannelBuilderOverrides(b -> {
                 b.maxInboundMessageSize(maxMessageBytes);
                 // Applied after Pekko gRPC's own TLS setup, so it replaces that context.
                 return ssl == null ? b : b.sslContext(ssl);
-              }),
-          system);
+              });
+      this.client = SalientClient.create(
+          token.map(t -> SalientClient.withToken(settings, t)).orElse(settings), system);
     } catch (RuntimeException e) {
       system.terminate();
       throw e;
@@ -70,9 +73,11 @@ final class ClientSession implements AutoCloseable {
 
   /**
    * Starts an actor system and connects to {@code address} with {@code tls}, taking messages up
-   * to {@code maxMessageBytes}; fails if its host is unknown.
+   * to {@code maxMessageBytes} and sending {@code token} (if any) as a bearer token with every
+   * call; fails if its host is unknown.
    */
-  static ClientSession open(ServerAddress address, int maxMessageBytes, ClientTls tls) {
+  static ClientSession open(ServerAddress address, int maxMessageBytes, ClientTls tls,
+      Optional<String> token) {
     try {
       InetAddress.getByName(address.host());
     } catch (UnknownHostException e) {
@@ -81,7 +86,7 @@ final class ClientSession implements AutoCloseable {
               "cannot resolve the server host %s (%s); check --server HOST:PORT",
               address.host(), address));
     }
-    return new ClientSession(address, maxMessageBytes, tls);
+    return new ClientSession(address, maxMessageBytes, tls, token);
   }
 
   /** The client, valid until {@link #close()}. */

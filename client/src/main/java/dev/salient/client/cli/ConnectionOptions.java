@@ -3,6 +3,7 @@ package dev.salient.client.cli;
 import dev.salient.client.SalientClient;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import picocli.CommandLine.Option;
 
@@ -53,6 +54,30 @@ final class ConnectionOptions {
       paramLabel = "FILE",
       description = "The PEM (PKCS#8) private key of --cert.")
   Path key;
+
+  @Option(
+      names = "--token",
+      paramLabel = "TOKEN",
+      description = "Bearer token for a server with salient.auth.tokens-file (./salient token "
+          + "NAME mints one); default: the environment variable " + TOKEN_VARIABLE + ", which "
+          + "keeps it out of the process list.")
+  String token;
+
+  /** The environment variable the token is read from without --token. */
+  static final String TOKEN_VARIABLE = "SALIENT_TOKEN";
+
+  /** The token to send: --token, else {@link #TOKEN_VARIABLE} of {@code env}, else none. */
+  Optional<String> token(Map<String, String> env) {
+    String value = token != null ? token : env.get(TOKEN_VARIABLE);
+    if (value == null || value.isBlank()) {
+      return Optional.empty();
+    }
+    if (value.trim().chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+      throw new IllegalArgumentException((token != null ? "--token" : TOKEN_VARIABLE)
+          + " must be printable ASCII without spaces (as ./salient token prints it)");
+    }
+    return Optional.of(value.trim());
+  }
 
   /** The connection's TLS from --tls, --ca, --cert and --key. */
   ClientTls clientTls() {

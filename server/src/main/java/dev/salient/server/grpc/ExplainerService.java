@@ -5,6 +5,7 @@ import dev.salient.grpc.ClassifyResponse;
 import dev.salient.grpc.DescribeModelRequest;
 import dev.salient.grpc.DescribeModelResponse;
 import dev.salient.grpc.ExplainEvent;
+import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerPowerApi;
 import dev.salient.grpc.FrameExplanation;
@@ -65,18 +66,21 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final int streamBuffer;
   private final int videoMaxInFlight;
   private final DecodeBudget decodeBudget;
+  private final AccessLog accessLog;
 
   /**
    * A service over {@code supervisor}, whose video streams are sessions of {@code videoSessions};
    * images are decoded on {@code decoder} within {@code decodeBudget} and each response
    * stream buffers at most {@code streamBuffer} events before the job waits for its client; a
-   * video session explains at most {@code videoMaxInFlight} frames at once.
+   * video session explains at most {@code videoMaxInFlight} frames at once; finished calls go
+   * to {@code accessLog}.
    */
   public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
       ActorRef<ExplainSupervisor.Command> supervisor,
       ActorRef<VideoSessions.Command> videoSessions, SchedulerMetrics metrics,
       ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight,
-      DecodeBudget decodeBudget) {
+      DecodeBudget decodeBudget, AccessLog accessLog) {
+    this.accessLog = accessLog;
     this.catalog = catalog;
     this.metrics = metrics;
     this.methods = methods;
@@ -95,27 +99,38 @@ public final class ExplainerService implements ExplainerPowerApi {
     for (ModelPackage m : catalog.all()) {
       out.addModels(ProtoMapping.modelInfo(m, methods.supportedBy(m), m == catalog.defaultModel()));
     }
-    return CompletableFuture.completedFuture(out.build());
+    return accessLog.unary(Explainer.name + "/ListModels", null, null, Caller.of(metadata),
+        CompletableFuture.completedFuture(out.build()));
   }
 
   @Override
   public CompletionStage<DescribeModelResponse> describeModel(DescribeModelRequest in, Metadata metadata) {
+    Caller caller = Caller.of(metadata);
+    CompletionStage<DescribeModelResponse> answer;
     try {
-      ModelPackage m = catalog.require(in.getModel());
-      return CompletableFuture.completedFuture(DescribeModelResponse.newBuilder()
+      ModelPackage m = model(in.getModel(), caller);
+      answer = CompletableFuture.completedFuture(DescribeModelResponse.newBuilder()
           .setModel(ProtoMapping.modelInfo(m, methods.supportedBy(m),
               m == catalog.defaultModel()))
           .build());
     } catch (SalientException e) {
-      return CompletableFuture.failedFuture(e);
+      answer = CompletableFuture.failedFuture(e);
     }
+    return accessLog.unary(Explainer.name + "/DescribeModel", logged(in.getModel()), null, caller,
+        answer);
   }
 
   @Override
   public CompletionStage<ClassifyResponse> classify(ClassifyRequest in, Metadata metadata) {
+    Caller caller = Caller.of(metadata);
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
         Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
-        GrpcTimeout.deadlineNanos(metadata));
+        GrpcTimeout.deadlineNanos(metadata), caller);
+    return accessLog.unary(Explainer.name + "/Classify", logged(in.getModel()), null, caller,
+        classified(order));
+  }
+
+  private CompletionStage<ClassifyResponse> classified(CompletionStage<ExplainOrder> order) {
     return submit(order)
         .runWith(Sink.head(), system)
         .thenApply(event -> {
@@ -128,17 +143,20 @@ public final class ExplainerService implements ExplainerPowerApi {
 
   @Override
   public Source<ExplainEvent, NotUsed> explain(ExplainRequest in, Metadata metadata) {
+    Caller caller = Caller.of(metadata);
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
-        GrpcTimeout.deadlineNanos(metadata));
+        GrpcTimeout.deadlineNanos(metadata), caller);
     boolean withSnapshots = !in.getOmitSnapshots();
-    return submit(order).map(e -> ProtoMapping.event(e, withSnapshots));
+    return accessLog.stream(Explainer.name + "/Explain", logged(in.getModel()), in.getMethod(), caller,
+        submit(order).map(e -> ProtoMapping.event(e, withSnapshots)));
   }
 
   @Override
   public CompletionStage<StatsResponse> stats(StatsRequest in, Metadata metadata) {
-    return CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot()));
+    return accessLog.unary(Explainer.name + "/Stats", null, null, Caller.of(metadata),
+        CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot())));
   }
 
   /**
@@ -149,18 +167,26 @@ public final class ExplainerService implements ExplainerPowerApi {
   public Source<FrameExplanation, NotUsed> explainVideo(Source<VideoFrame, NotUsed> in,
       Metadata metadata) {
     long deadlineNanos = GrpcTimeout.deadlineNanos(metadata);
+    Caller caller = Caller.of(metadata);
+    return accessLog.stream(Explainer.name + "/ExplainVideo", null, null, caller,
+        video(in, deadlineNanos, caller));
+  }
+
+  private Source<FrameExplanation, NotUsed> video(Source<VideoFrame, NotUsed> in,
+      long deadlineNanos, Caller caller) {
     return in.prefixAndTail(1).flatMapConcat(split -> {
       if (split.first().isEmpty()) {
         return Source.<FrameExplanation>empty();
       }
       VideoFrame first = split.first().get(0);
-      VideoSettings settings = videoSettings(first);
+      VideoSettings settings = videoSettings(first, caller);
       Source<VideoFrame, NotUsed> frames = first.hasImage()
           ? Source.single(first.toBuilder().clearSession().build()).concat(split.second())
           : split.second();
       Source<VideoInput, NotUsed> inputs = frames.map(f -> videoInput(f, settings.model()));
       CompletionStage<ActorRef<VideoSession.Command>> session = AskPattern.ask(videoSessions,
-          reply -> new VideoSessions.Open(settings, decoder, deadlineNanos, reply),
+          reply -> new VideoSessions.Open(settings, decoder, deadlineNanos, caller.name(),
+              reply),
           OPEN_TIMEOUT, system.scheduler());
       return Source.completionStage(session).flatMapConcat(ref ->
           ActorSource.<VideoSession.Output, VideoSession.Command>actorRefWithBackpressure(ref,
@@ -177,13 +203,13 @@ public final class ExplainerService implements ExplainerPowerApi {
     });
   }
 
-  private VideoSettings videoSettings(VideoFrame first) {
+  private VideoSettings videoSettings(VideoFrame first, Caller caller) {
     if (!first.hasSession()) {
       throw new SalientException.InvalidArgument("the first message of a video stream must carry "
           + "`session` (model, method, ...); it opens the session");
     }
     var session = first.getSession();
-    ModelPackage model = catalog.require(session.getModel());
+    ModelPackage model = model(session.getModel(), caller);
     return VideoSettings.validate(model, methods, session.getMethod(), session.getParamsMap(),
         ProtoMapping.target(session.hasTarget(), session.getTarget()), session.getMaxInFlight(),
         videoMaxInFlight, ProtoMapping.dropPolicy(session.getDropPolicy()),
@@ -226,9 +252,9 @@ public final class ExplainerService implements ExplainerPowerApi {
   /** Validates the request fields and decodes the image on the decoder executor. */
   private CompletionStage<ExplainOrder> order(String modelName, boolean hasImage, Image image,
       String method, Map<String, String> params, TargetSpec target, int topK, int frameStride,
-      boolean frameTensors, boolean renderPng, long deadlineNanos) {
+      boolean frameTensors, boolean renderPng, long deadlineNanos, Caller caller) {
     try {
-      ModelPackage model = catalog.require(modelName);
+      ModelPackage model = model(modelName, caller);
       if (method != null && method.isEmpty()) {
         throw new SalientException.InvalidArgument(
             "method is empty: name one of " + methods.supportedBy(model).stream()
@@ -244,10 +270,22 @@ public final class ExplainerService implements ExplainerPowerApi {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng, deadlineNanos, ExplainOrder.ANONYMOUS), decoder);
+          frameTensors, renderPng, deadlineNanos, caller.name()), decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /** The model name for the access log: the default model's for an empty one. */
+  private String logged(String model) {
+    return model.isEmpty() ? catalog.defaultModel().name() : model;
+  }
+
+  /** The model named {@code name} (empty: the default), if the caller may use it. */
+  private ModelPackage model(String name, Caller caller) {
+    ModelPackage model = catalog.require(name);
+    caller.requireModel(model.name());
+    return model;
   }
 
   /**

@@ -25,9 +25,27 @@ public final class GrpcErrors {
     return system -> error -> new Trailers(status(error));
   }
 
-  /** The status for {@code error}. */
+  /** The status for {@code error}; an unknown failure is logged with its stack trace. */
   static Status status(Throwable error) {
     Throwable e = unwrap(error);
+    Status known = known(e);
+    if (known != null) {
+      return known;
+    }
+    log.error("internal error", e);
+    return Status.INTERNAL.withDescription(
+        "internal error: " + e.getClass().getSimpleName() + ": " + e.getMessage()
+            + " (see the server log)");
+  }
+
+  /** The status code for {@code error}, INTERNAL when it is not known; logs nothing. */
+  static Status.Code code(Throwable error) {
+    Status known = known(unwrap(error));
+    return known == null ? Status.Code.INTERNAL : known.getCode();
+  }
+
+  /** The status of a failure Salient knows, or null. */
+  private static Status known(Throwable e) {
     if (e instanceof GrpcServiceException g) {
       return g.status();
     }
@@ -46,10 +64,13 @@ public final class GrpcErrors {
     if (e instanceof SalientException.DeadlineExceeded) {
       return Status.DEADLINE_EXCEEDED.withDescription(e.getMessage());
     }
-    log.error("internal error", e);
-    return Status.INTERNAL.withDescription(
-        "internal error: " + e.getClass().getSimpleName() + ": " + e.getMessage()
-            + " (see the server log)");
+    if (e instanceof SalientException.Unauthenticated) {
+      return Status.UNAUTHENTICATED.withDescription(e.getMessage());
+    }
+    if (e instanceof SalientException.PermissionDenied) {
+      return Status.PERMISSION_DENIED.withDescription(e.getMessage());
+    }
+    return null;
   }
 
   private static Throwable unwrap(Throwable error) {

@@ -83,6 +83,24 @@ public abstract class SalientException extends RuntimeException {
     }
   }
 
+  /** The caller did not show a valid bearer token. UNAUTHENTICATED. */
+  public static final class Unauthenticated extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public Unauthenticated(String message) {
+      super(message);
+    }
+  }
+
+  /** The caller's token does not allow what it asked for (a model). PERMISSION_DENIED. */
+  public static final class PermissionDenied extends SalientException {
+    private static final long serialVersionUID = 1L;
+
+    public PermissionDenied(String message) {
+      super(message);
+    }
+  }
+
   /** The request's deadline passed before it finished. */
   public static final class DeadlineExceeded extends SalientException {
     private static final long serialVersionUID = 1L;

@@ -118,6 +118,8 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   private final ActorRef<ExplainSupervisor.Command> supervisor;
   private final Executor decoder;
   private final long deadlineNanos;
+  /** Who opened the session; each frame's order carries it. */
+  private final String client;
   private final SchedulerMetrics metrics;
   private final TimerScheduler<Command> timers;
   private final ArrayDeque<Slot> unanswered = new ArrayDeque<>();
@@ -137,8 +139,9 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
 
   private VideoSession(ActorContext<Command> context, TimerScheduler<Command> timers,
       String sessionId, VideoSettings settings, ActorRef<ExplainSupervisor.Command> supervisor,
-      Executor decoder, long deadlineNanos, SchedulerMetrics metrics) {
+      Executor decoder, long deadlineNanos, String client, SchedulerMetrics metrics) {
     super(context);
+    this.client = client;
     this.metrics = metrics;
     metrics.videoSessionOpened();
     this.timers = timers;
@@ -159,8 +162,16 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
   public static Behavior<Command> create(String sessionId, VideoSettings settings,
       ActorRef<ExplainSupervisor.Command> supervisor, Executor decoder, long deadlineNanos,
       SchedulerMetrics metrics) {
+    return create(sessionId, settings, supervisor, decoder, deadlineNanos,
+        ExplainOrder.ANONYMOUS, metrics);
+  }
+
+  /** A session as above whose frames are orders of {@code client}. */
+  public static Behavior<Command> create(String sessionId, VideoSettings settings,
+      ActorRef<ExplainSupervisor.Command> supervisor, Executor decoder, long deadlineNanos,
+      String client, SchedulerMetrics metrics) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new VideoSession(ctx, timers,
-        sessionId, settings, supervisor, decoder, deadlineNanos, metrics)));
+        sessionId, settings, supervisor, decoder, deadlineNanos, client, metrics)));
   }
 
   @Override
@@ -289,7 +300,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     ExplainOrder order = new ExplainOrder(sessionId + "/" + decoded.sequence(),
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
         settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos,
-        ExplainOrder.ANONYMOUS);
+        client);
     supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
     return this;
   }

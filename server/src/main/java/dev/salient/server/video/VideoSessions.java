@@ -1,6 +1,7 @@
 package dev.salient.server.video;
 
 import dev.salient.server.util.SalientException;
+import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
 import java.time.Duration;
@@ -33,9 +34,16 @@ public final class VideoSessions extends AbstractBehavior<VideoSessions.Command>
    * Open a session for one stream and reply with its actor.
    *
    * @param deadlineNanos the stream's deadline, {@link System#nanoTime()} based
+   * @param client who opened it (see {@link dev.salient.server.worker.ExplainOrder#client()})
    */
   public record Open(VideoSettings settings, Executor decoder, long deadlineNanos,
-      ActorRef<ActorRef<VideoSession.Command>> replyTo) implements Command {}
+      String client, ActorRef<ActorRef<VideoSession.Command>> replyTo) implements Command {
+    /** A session of an unknown client. */
+    public Open(VideoSettings settings, Executor decoder, long deadlineNanos,
+        ActorRef<ActorRef<VideoSession.Command>> replyTo) {
+      this(settings, decoder, deadlineNanos, ExplainOrder.ANONYMOUS, replyTo);
+    }
+  }
 
   /**
    * Refuse new sessions from now on; stop those still open after {@code period}. Replies when
@@ -83,7 +91,8 @@ public final class VideoSessions extends AbstractBehavior<VideoSessions.Command>
   private Behavior<Command> onOpen(Open request) {
     String id = "video-" + nextId++;
     ActorRef<VideoSession.Command> session = getContext().spawn(VideoSession.create(id,
-        request.settings(), supervisor, request.decoder(), request.deadlineNanos(), metrics), id);
+        request.settings(), supervisor, request.decoder(), request.deadlineNanos(),
+        request.client(), metrics), id);
     getContext().watchWith(session, new SessionEnded(session));
     open.add(session);
     request.replyTo().tell(session);

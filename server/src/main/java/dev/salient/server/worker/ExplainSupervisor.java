@@ -22,7 +22,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Admits explanation requests and places them on device workers: it validates what needs no
- * model work (method, parameters, target), refuses work beyond {@code maxInFlight} with
+ * model work (method, parameters, target), refuses work beyond {@code maxInFlight}, or beyond
+ * {@code maxInFlightPerClient} of one client (so that one client cannot take every place), with
  * RESOURCE_EXHAUSTED, and gives each job to the least-loaded worker. A live-video frame comes
  * here as an order of its own and is admitted like any other request.
  *
@@ -65,6 +66,11 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private final List<ActorRef<DeviceWorker.Command>> workers;
   private final Map<ActorRef<DeviceWorker.Command>, Integer> load = new HashMap<>();
   private final int maxInFlight;
+  private final int maxInFlightPerClient;
+  /** Requests in flight per client (see {@link ExplainOrder#client()}); no zero entries. */
+  private final Map<String, Integer> inFlightByClient = new HashMap<>();
+  /** The client of each job in flight, to count it down when the job ends. */
+  private final Map<Long, String> clientOfJob = new HashMap<>();
   private final SchedulerMetrics metrics;
   private final TimerScheduler<Command> timers;
   private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
@@ -75,8 +81,9 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   private ExplainSupervisor(ActorContext<Command> context, TimerScheduler<Command> timers,
       ModelCatalog catalog, MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers,
-      int maxInFlight, SchedulerMetrics metrics) {
+      int maxInFlight, int maxInFlightPerClient, SchedulerMetrics metrics) {
     super(context);
+    this.maxInFlightPerClient = maxInFlightPerClient;
     this.timers = timers;
     this.metrics = metrics;
     this.catalog = catalog;
@@ -88,11 +95,21 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   /**
    * A supervisor of the workers spawned from {@code runtimes}, one per runtime, admitting at most
-   * {@code maxInFlight} requests at once.
+   * {@code maxInFlight} requests at once, with no bound per client below that.
    */
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
       SchedulerMetrics metrics) {
+    return create(catalog, methods, runtimes, workerSettings, maxInFlight, maxInFlight, metrics);
+  }
+
+  /**
+   * A supervisor of the workers spawned from {@code runtimes}, one per runtime, admitting at most
+   * {@code maxInFlight} requests at once and at most {@code maxInFlightPerClient} of one client.
+   */
+  public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
+      List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
+      int maxInFlightPerClient, SchedulerMetrics metrics) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
@@ -100,7 +117,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             "worker-" + rt.name()));
       }
       return new ExplainSupervisor(ctx, timers, catalog, methods, workers, maxInFlight,
-          metrics);
+          maxInFlightPerClient, metrics);
     }));
   }
 
@@ -135,6 +152,13 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             + " requests in flight (limit " + maxInFlight + "); retry with backoff, or raise "
             + "salient.scheduler.max-in-flight");
       }
+      int ofClient = inFlightByClient.getOrDefault(order.client(), 0);
+      if (ofClient >= maxInFlightPerClient) {
+        metrics.rejected();
+        throw new SalientException.CapacityExceeded("client " + order.client() + " has "
+            + ofClient + " requests in flight (limit " + maxInFlightPerClient + " per client); "
+            + "wait for one to finish, or raise salient.scheduler.max-in-flight-per-client");
+      }
       job = new Job(nextJobId++, order, model, prepared, submit.sink());
     } catch (SalientException e) {
       getContext().getLog().debug("request {} refused: {}", order.requestId(), e.getMessage());
@@ -145,6 +169,8 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
         workers.stream().min(Comparator.comparingInt(load::get)).orElseThrow();
     load.merge(worker, 1, Integer::sum);
     inFlight++;
+    inFlightByClient.merge(order.client(), 1, Integer::sum);
+    clientOfJob.put(job.id(), order.client());
     metrics.admitted();
     worker.tell(new DeviceWorker.StartJob(job, getContext().getSelf()));
     return this;
@@ -153,6 +179,11 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private Behavior<Command> onJobEnded(JobEnded ended) {
     load.merge(ended.worker(), -1, Integer::sum);
     inFlight--;
+    String client = clientOfJob.remove(ended.jobId());
+    if (client != null) {
+      // A count that reaches zero is removed, so the map holds only clients with work.
+      inFlightByClient.computeIfPresent(client, (c, n) -> n > 1 ? n - 1 : null);
+    }
     metrics.ended(ended.outcome());
     replyIfDrained();
     return this;

@@ -54,7 +54,7 @@ class ExplainSubmitTest {
     Executor decoder = task -> decodingAllowed.thenRun(task);
     service = new ExplainerService(catalog, MethodRegistry.standard(), supervisor.ref(),
         testKit.<VideoSessions.Command>createTestProbe().ref(), new SchedulerMetrics(new SimpleMeterRegistry()), testKit.system(), decoder, 16, 2,
-        dev.salient.server.engine.DecodeBudget.unlimited());
+        dev.salient.server.engine.DecodeBudget.unlimited(), AccessLog.OFF);
   }
 
   private static ExplainRequest vanilla() {

@@ -67,7 +67,9 @@ class ExplainerServiceTest {
 
   @BeforeAll
   static void start() {
-    Config config = ConfigFactory.parseString("salient.port = 0").withFallback(ConfigFactory.load());
+    // One client (this test, from 127.0.0.1) sends a hundred requests at once: no per-client quota.
+    Config config = ConfigFactory.parseString("salient.port = 0\n"
+        + "salient.scheduler.max-in-flight-per-client = 256").withFallback(ConfigFactory.load());
     serverSystem = ActorSystem.create(Behaviors.empty(), "server", config);
     ModelCatalog catalog = new ModelCatalog(List.of(
         ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE),

@@ -128,6 +128,21 @@ class VideoSessionTest {
   }
 
   @Test
+  void eachFrameIsAnOrderOfTheClientThatOpenedTheSession() {
+    session = kit.spawn(VideoSession.create("test", settings(2, DropPolicy.NEVER_DROP, 0),
+        supervisor.ref(), Runnable::run, Long.MAX_VALUE, "alice", METRICS));
+    Pair<SourceQueueWithComplete<VideoInput>, Source<VideoInput, org.apache.pekko.NotUsed>> q =
+        Source.<VideoInput>queue(256, OverflowStrategy.backpressure()).preMaterialize(kit.system());
+    frames = q.first();
+    session.tell(new VideoSession.Start(output.ref(), q.second()));
+
+    send(1, 2);
+
+    assertEquals("alice", submitted(1).order().client());
+    assertEquals("alice", submitted(2).order().client());
+  }
+
+  @Test
   void framesArrivingWhileAllSlotsAreBusyAreDroppedExceptTheNewest() {
     open(1, DropPolicy.LATEST_FRAME_WINS);
     send(1);

@@ -69,9 +69,18 @@ class ExplainSupervisorTest {
 
   static RecordingSink submit(ActorRef<ExplainSupervisor.Command> supervisor, String method,
       TargetSpec target) {
+    return submit(supervisor, method, target, ExplainOrder.ANONYMOUS);
+  }
+
+  static RecordingSink submitAs(ActorRef<ExplainSupervisor.Command> supervisor, String client) {
+    return submit(supervisor, "vanilla", new TargetSpec.Predicted(), client);
+  }
+
+  static RecordingSink submit(ActorRef<ExplainSupervisor.Command> supervisor, String method,
+      TargetSpec target, String client) {
     RecordingSink sink = new RecordingSink();
     supervisor.tell(new ExplainSupervisor.Submit(new ExplainOrder("r", "", new float[4], method,
-        Map.of(), target, 2, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS), sink));
+        Map.of(), target, 2, 1, false, false, Long.MAX_VALUE, client), sink));
     return sink;
   }
 
@@ -92,6 +101,32 @@ class ExplainSupervisorTest {
     s.engines().get(0).gate.countDown();
     assertNull(outcome(admitted));
     assertEquals(1, s.metrics().snapshot().rejected());
+  }
+
+  @Test
+  void aClientOverItsQuotaIsRefusedWhileAnotherClientGetsIn() {
+    SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
+    FakeEngine engine = new FakeEngine();
+    engine.gate = new CountDownLatch(1);
+    var supervisor = testKit.spawn(ExplainSupervisor.create(catalog, MethodRegistry.standard(),
+        List.of(new DeviceWorker.DeviceRuntime("cpu-0", "cpu", () -> engine, engine,
+            Executors.newSingleThreadExecutor())),
+        new WorkerSettings(8, Duration.ZERO, 0, Duration.ZERO, Duration.ofMillis(10),
+            Duration.ofMillis(100)), 8, 2, metrics));
+    RecordingSink first = submitAs(supervisor, "alice");
+    RecordingSink second = submitAs(supervisor, "alice");
+    RecordingSink third = submitAs(supervisor, "alice");
+    RecordingSink other = submitAs(supervisor, "bob");
+
+    Throwable error = outcome(third);
+    assertInstanceOf(SalientException.CapacityExceeded.class, error);
+    assertEquals("client alice has 2 requests in flight (limit 2 per client); wait for one to "
+        + "finish, or raise salient.scheduler.max-in-flight-per-client", error.getMessage());
+    engine.gate.countDown();
+    assertNull(outcome(first));
+    assertNull(outcome(second));
+    assertNull(outcome(other), "bob got in while alice was at her quota");
+    assertNull(outcome(submitAs(supervisor, "alice")), "alice's ended requests freed her places");
   }
 
   @Test

@@ -177,7 +177,9 @@ public final class Bench implements Callable<Integer> {
             "chosen per model"));
     Map<String, Object> overrides = new LinkedHashMap<>(Map.of(
         "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
-        "salient.scheduler.max-in-flight", 4096));
+        "salient.scheduler.max-in-flight", 4096,
+        // Every bench client comes from 127.0.0.1, one client to the per-client quota.
+        "salient.scheduler.max-in-flight-per-client", 4096));
     if (!serverCores.equalsIgnoreCase("off")) {
       overrides.put("salient.cpu-affinity.server-cores", serverCores);
     }

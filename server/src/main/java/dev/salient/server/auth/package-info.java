@@ -1,0 +1,2 @@
+/** Bearer tokens: the tokens file, its reloading, and minting new tokens; nothing of gRPC. */
+package dev.salient.server.auth;
