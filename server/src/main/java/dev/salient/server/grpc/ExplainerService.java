@@ -115,7 +115,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   public CompletionStage<ClassifyResponse> classify(ClassifyRequest in, Metadata metadata) {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
         Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
-        GrpcTimeout.deadlineNanos(metadata));
+        GrpcTimeout.deadlineNanos(metadata), false);
     return submit(order)
         .runWith(Sink.head(), system)
         .thenApply(event -> {
@@ -131,7 +131,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
-        GrpcTimeout.deadlineNanos(metadata));
+        GrpcTimeout.deadlineNanos(metadata), in.getDeterministic());
     boolean withSnapshots = !in.getOmitSnapshots();
     return submit(order).map(e -> ProtoMapping.event(e, withSnapshots));
   }
@@ -226,7 +226,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   /** Validates the request fields and decodes the image on the decoder executor. */
   private CompletionStage<ExplainOrder> order(String modelName, boolean hasImage, Image image,
       String method, Map<String, String> params, TargetSpec target, int topK, int frameStride,
-      boolean frameTensors, boolean renderPng, long deadlineNanos) {
+      boolean frameTensors, boolean renderPng, long deadlineNanos, boolean deterministic) {
     try {
       ModelPackage model = catalog.require(modelName);
       if (method != null && method.isEmpty()) {
@@ -244,7 +244,8 @@ public final class ExplainerService implements ExplainerPowerApi {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng, deadlineNanos, ExplainOrder.ANONYMOUS), decoder);
+          frameTensors, renderPng, deadlineNanos, ExplainOrder.ANONYMOUS, deterministic),
+          decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }
