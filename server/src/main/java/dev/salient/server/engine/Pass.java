@@ -75,6 +75,9 @@ public record Pass(List<float[]> images, Objective objective, Extras extras, boo
     if (passes.size() == 1) {
       return passes.get(0);
     }
+    if (passes.stream().anyMatch(Pass::alone)) {
+      throw new IllegalArgumentException("a pass that runs alone cannot be joined to others");
+    }
     List<float[]> images = new java.util.ArrayList<>();
     List<Output> outputs = new java.util.ArrayList<>();
     List<float[]> weights = new java.util.ArrayList<>();
@@ -90,9 +93,6 @@ public record Pass(List<float[]> images, Objective objective, Extras extras, boo
       row += p.size();
     }
     Pass first = passes.get(0);
-    if (passes.stream().anyMatch(Pass::alone)) {
-      throw new IllegalArgumentException("a pass that runs alone cannot be joined to others");
-    }
     return new Pass(images, first.objective() == null ? null
         : new Objective(outputs, weights, ranks), first.extras());
   }
