@@ -86,6 +86,13 @@ final class ExplainCommand extends ClientCommand {
   int frameStride;
 
   @Option(
+      names = "--deterministic",
+      description = "Run the request's passes alone, never batched with other requests: the same "
+          + "result bit for bit whatever else the server is doing, at a cost in throughput "
+          + "(docs/reproducibility.md).")
+  boolean deterministic;
+
+  @Option(
       names = "--out",
       paramLabel = "DIR",
       description =
@@ -164,6 +171,7 @@ final class ExplainCommand extends ClientCommand {
             .putAllParams(methodParams)
             .setTopK(topK)
             .setFrameStride(frameStride)
+            .setDeterministic(deterministic)
             .setFrameTensors(figures != null && figures.wantsFrameTensors())
             .setOmitSnapshots(figures == null || !figures.wantsSnapshots())
             .setRenderPng(outDir != null);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.salient.grpc.ClassScore;
 import dev.salient.grpc.Curve;
 import dev.salient.grpc.Frame;
+import dev.salient.grpc.Provenance;
 import dev.salient.grpc.Result;
 import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Started;
@@ -66,7 +67,16 @@ public final class JsonEvents {
     o.put("steps", r.getSteps());
     o.put("passes", r.getPasses());
     o.put("elapsed_ms", r.getElapsedMs());
-    flatten(o, r.getValuesMap(), Set.of("maps", "curves"));
+    flatten(o, r.getValuesMap(), Set.of("maps", "curves", "provenance"));
+    if (r.hasProvenance()) {
+      Provenance p = r.getProvenance();
+      ObjectNode provenance = o.putObject("provenance");
+      provenance.put("model", p.getModel()).put("model_sha256", p.getModelSha256())
+          .put("method", p.getMethod()).put("target_class", p.getTargetClass())
+          .put("server_version", p.getServerVersion()).put("deterministic", p.getDeterministic());
+      ObjectNode params = provenance.putObject("params");
+      new java.util.TreeMap<>(p.getParamsMap()).forEach(params::put);
+    }
     ArrayNode maps = NODES.arrayNode();
     for (int i = 0; i < r.getMapsCount(); i++) {
       SaliencyMap m = r.getMaps(i);

@@ -66,6 +66,21 @@ class JsonEventsTest {
   }
 
   @Test
+  void resultLineCarriesTheProvenance() {
+    var result = events.get(3).getResult().toBuilder().setProvenance(
+        dev.salient.grpc.Provenance.newBuilder().setModel("fashion-mnist")
+            .setModelSha256("ab12").setMethod("smoothgrad").putParams("seed", "0")
+            .setTargetClass(7).setServerVersion("0.1.0").setDeterministic(true)).build();
+
+    String line = JsonEvents.result(result, List.of());
+
+    assertTrue(line.contains("""
+        "provenance":{"model":"fashion-mnist","model_sha256":"ab12","method":"smoothgrad",\
+        "target_class":7,"server_version":"0.1.0","deterministic":true,\
+        "params":{"seed":"0"}}"""), line);
+  }
+
+  @Test
   void valueNamedLikeAFixedKeyIsPrefixed() {
     Frame f = Frame.newBuilder().setStep(3).putValues("step", 9).putValues("maps", 1).build();
 

@@ -281,7 +281,8 @@ public final class InferenceEngine implements PassEngine {
     if (model == null) {
       throw new IllegalArgumentException("model " + modelName + " is not loaded on " + deviceName);
     }
-    int limit = bestBatch(modelName);
+    // A pass that runs alone has a fixed shape: one image per call (see Pass#alone).
+    int limit = pass.alone() ? 1 : bestBatch(modelName);
     if (pass.size() <= limit) {
       return runCall(modelName, model, pass);
     }

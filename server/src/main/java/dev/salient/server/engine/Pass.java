@@ -9,12 +9,21 @@ import java.util.List;
  * @param images images in the model's pixel space (before normalisation), each {@code C*H*W}
  * @param objective what to differentiate, or {@code null} for a forward pass only
  * @param extras what else the engine computes in the same call
+ * @param alone run this pass's images one per engine call and never with another pass's: the
+ *     call's shape is then one image whatever the load, the method's own batching or the
+ *     device's best batch, so a row's outputs are the same bit for bit from run to run (the
+ *     engine picks kernels by batch shape; a shared call differs by float rounding)
  */
-public record Pass(List<float[]> images, Objective objective, Extras extras) {
+public record Pass(List<float[]> images, Objective objective, Extras extras, boolean alone) {
 
   /** A pass with no extras. */
   public Pass(List<float[]> images, Objective objective) {
     this(images, objective, Extras.NONE);
+  }
+
+  /** A pass that may share engine calls. */
+  public Pass(List<float[]> images, Objective objective, Extras extras) {
+    this(images, objective, extras, false);
   }
 
   /**
@@ -47,18 +56,27 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
   }
 
   /**
-   * Whether {@code other} can run in the same engine call as this pass: same extras, and both
-   * forward-only or both with an objective (each row keeps its own output: logits, probabilities
-   * or log-probabilities).
+   * Whether {@code other} can run in the same engine call as this pass: neither runs {@linkplain
+   * #alone() alone}, same extras, and both forward-only or both with an objective (each row keeps
+   * its own output: logits, probabilities or log-probabilities).
    */
   public boolean canShareCallWith(Pass other) {
-    return extras.equals(other.extras) && (objective == null) == (other.objective == null);
+    return !alone && !other.alone && extras.equals(other.extras)
+        && (objective == null) == (other.objective == null);
+  }
+
+  /** The same pass, run {@linkplain #alone() alone}. */
+  public Pass runAlone() {
+    return alone ? this : new Pass(images, objective, extras, true);
   }
 
   /** One pass of all rows of {@code passes} (which can share a call), in order. */
   public static Pass concat(List<Pass> passes) {
     if (passes.size() == 1) {
       return passes.get(0);
+    }
+    if (passes.stream().anyMatch(Pass::alone)) {
+      throw new IllegalArgumentException("a pass that runs alone cannot be joined to others");
     }
     List<float[]> images = new java.util.ArrayList<>();
     List<Output> outputs = new java.util.ArrayList<>();
@@ -84,12 +102,12 @@ public record Pass(List<float[]> images, Objective objective, Extras extras) {
     return new Pass(images.subList(from, to), objective == null ? null
         : new Objective(objective.outputs().subList(from, to),
             objective.classWeights().subList(from, to),
-            java.util.Arrays.copyOfRange(objective.ranks(), from, to)), extras);
+            java.util.Arrays.copyOfRange(objective.ranks(), from, to)), extras, alone);
   }
 
   /** The same pass with {@code extras}. */
   public Pass with(Extras newExtras) {
-    return new Pass(images, objective, newExtras);
+    return new Pass(images, objective, newExtras, alone);
   }
 
   /** Validates the shape of the request. */

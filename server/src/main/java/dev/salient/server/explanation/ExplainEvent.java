@@ -40,7 +40,11 @@ public sealed interface ExplainEvent {
       int passes)
       implements ExplainEvent {}
 
-  /** The final maps and numbers. */
+  /**
+   * The final maps and numbers.
+   *
+   * @param provenance what the result came from, filled in by the worker (null from a method)
+   */
   record Result(
       List<SaliencyMap> maps,
       Map<String, Double> values,
@@ -48,17 +52,59 @@ public sealed interface ExplainEvent {
       List<Snapshot> snapshots,
       int steps,
       int passes,
-      long elapsedMillis)
+      long elapsedMillis,
+      Provenance provenance)
       implements ExplainEvent {
+
+    /** A result as a method makes it, without provenance. */
+    public Result(List<SaliencyMap> maps, Map<String, Double> values, List<Curve> curves,
+        List<Snapshot> snapshots, int steps, int passes, long elapsedMillis) {
+      this(maps, values, curves, snapshots, steps, passes, elapsedMillis, null);
+    }
 
     /** The same result with the wall time filled in. */
     public Result withElapsedMillis(long millis) {
-      return new Result(maps, values, curves, snapshots, steps, passes, millis);
+      return new Result(maps, values, curves, snapshots, steps, passes, millis, provenance);
     }
 
     /** The same result with its maps replaced (e.g. with rendered overlays). */
     public Result withMaps(List<SaliencyMap> newMaps) {
-      return new Result(newMaps, values, curves, snapshots, steps, passes, elapsedMillis);
+      return new Result(newMaps, values, curves, snapshots, steps, passes, elapsedMillis,
+          provenance);
+    }
+
+    /** The same result with its provenance. */
+    public Result withProvenance(Provenance newProvenance) {
+      return new Result(maps, values, curves, snapshots, steps, passes, elapsedMillis,
+          newProvenance);
+    }
+  }
+
+  /**
+   * Enough to reproduce a result with the same image (docs/reproducibility.md).
+   *
+   * @param model the model's name
+   * @param modelSha256 the SHA-256 of the model package's content (see
+   *     {@code engine.ModelContentHash})
+   * @param method the method's name
+   * @param parameters the method's parameters in effect, defaults (seeds among them) filled in
+   * @param targetClass the class explained, as an index
+   * @param serverVersion the server's version
+   * @param deterministic whether the request's passes ran alone, one image per engine call
+   */
+  record Provenance(
+      String model,
+      String modelSha256,
+      String method,
+      Map<String, String> parameters,
+      int targetClass,
+      String serverVersion,
+      boolean deterministic) {
+
+    /** Copies the parameters. */
+    public Provenance {
+      parameters = java.util.Collections.unmodifiableMap(
+          new java.util.LinkedHashMap<>(parameters));
     }
   }
 

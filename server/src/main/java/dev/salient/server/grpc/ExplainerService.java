@@ -125,7 +125,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     Caller caller = Caller.of(metadata);
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
         Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
-        GrpcTimeout.deadlineNanos(metadata), caller);
+        GrpcTimeout.deadlineNanos(metadata), caller, false);
     return accessLog.unary(Explainer.name + "/Classify", logged(in.getModel()), null, caller,
         classified(order));
   }
@@ -147,7 +147,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
-        GrpcTimeout.deadlineNanos(metadata), caller);
+        GrpcTimeout.deadlineNanos(metadata), caller, in.getDeterministic());
     boolean withSnapshots = !in.getOmitSnapshots();
     return accessLog.stream(Explainer.name + "/Explain", logged(in.getModel()), in.getMethod(), caller,
         submit(order).map(e -> ProtoMapping.event(e, withSnapshots)));
@@ -252,7 +252,8 @@ public final class ExplainerService implements ExplainerPowerApi {
   /** Validates the request fields and decodes the image on the decoder executor. */
   private CompletionStage<ExplainOrder> order(String modelName, boolean hasImage, Image image,
       String method, Map<String, String> params, TargetSpec target, int topK, int frameStride,
-      boolean frameTensors, boolean renderPng, long deadlineNanos, Caller caller) {
+      boolean frameTensors, boolean renderPng, long deadlineNanos, Caller caller,
+      boolean deterministic) {
     try {
       ModelPackage model = model(modelName, caller);
       if (method != null && method.isEmpty()) {
@@ -270,7 +271,7 @@ public final class ExplainerService implements ExplainerPowerApi {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng, deadlineNanos, caller.name()), decoder);
+          frameTensors, renderPng, deadlineNanos, caller.name(), deterministic), decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }

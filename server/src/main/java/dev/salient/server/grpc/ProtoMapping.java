@@ -12,6 +12,7 @@ import dev.salient.grpc.FrameExplanation;
 import dev.salient.grpc.MethodInfo;
 import dev.salient.grpc.ModelInfo;
 import dev.salient.grpc.ParameterInfo;
+import dev.salient.grpc.Provenance;
 import dev.salient.grpc.Result;
 import dev.salient.grpc.SaliencyMap;
 import dev.salient.grpc.Snapshot;
@@ -19,6 +20,7 @@ import dev.salient.grpc.Started;
 import dev.salient.grpc.Target;
 import dev.salient.grpc.Tensor;
 import dev.salient.server.engine.InputSpec;
+import dev.salient.server.engine.ModelContentHash;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Preprocessing;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
@@ -49,6 +51,7 @@ final class ProtoMapping {
         .addAllLabels(m.labels())
         .putAllMetrics(m.metrics())
         .setIsDefault(isDefault)
+        .setContentSha256(ModelContentHash.of(m))
         .setPreprocessing(preprocessing(in.preprocessing()));
     for (long d : in.shape()) {
       b.addInputShape(d);
@@ -126,6 +129,14 @@ final class ProtoMapping {
     };
   }
 
+  static Provenance provenance(dev.salient.server.explanation.ExplainEvent.Provenance p) {
+    return Provenance.newBuilder()
+        .setModel(p.model()).setModelSha256(p.modelSha256()).setMethod(p.method())
+        .putAllParams(p.parameters()).setTargetClass(p.targetClass())
+        .setServerVersion(p.serverVersion()).setDeterministic(p.deterministic())
+        .build();
+  }
+
   /** The event on the wire; the result's snapshots only when {@code withSnapshots}. */
   static ExplainEvent event(dev.salient.server.explanation.ExplainEvent e, boolean withSnapshots) {
     if (e instanceof dev.salient.server.explanation.ExplainEvent.Started s) {
@@ -157,6 +168,9 @@ final class ProtoMapping {
         .putAllValues(r.values()).setSteps(r.steps()).setPasses(r.passes())
         .setElapsedMs(r.elapsedMillis());
     r.maps().forEach(m -> b.addMaps(map(m)));
+    if (r.provenance() != null) {
+      b.setProvenance(provenance(r.provenance()));
+    }
     for (var c : r.curves()) {
       Curve.Builder cb = Curve.newBuilder()
           .setName(c.name()).setXLabel(c.xLabel()).setYLabel(c.yLabel());

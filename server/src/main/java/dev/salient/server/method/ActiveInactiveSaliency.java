@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Multi-class active and inactive saliency maps (seed 001, section 3, eq. 5-6). With {@code g_c}
@@ -72,6 +73,12 @@ public final class ActiveInactiveSaliency implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-5, 1e-5, Set.of("competitors", "competitor_",
+        "active_fraction", "inactive_fraction"), Set.of());
   }
 
   @Override

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The basic iterative method (seed 004, "The Basic Iterative Method"; Kurakin et al. 2017): FGSM
@@ -83,6 +84,12 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-4, 1e-4, Set.of("flipped", "iterations", "step_fraction",
+        "iteration_bound", "untargeted", "competitor"), Set.of());
   }
 
   @Override

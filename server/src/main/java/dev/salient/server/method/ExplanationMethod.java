@@ -42,6 +42,15 @@ public interface ExplanationMethod {
     return requested;
   }
 
+  /**
+   * How far this method's result may move when its passes are batched with other requests'
+   * (see {@link BatchTolerance}); null for a method that has not declared it, which the
+   * reproducibility test refuses.
+   */
+  default BatchTolerance batchTolerance() {
+    return null;
+  }
+
   /** Whether this method can explain {@code model} (e.g. Grad-CAM needs a feature layer). */
   default boolean supports(ModelPackage model) {
     return true;

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The fast gradient sign method (seed 004, "The fast gradient sign method"; Goodfellow et al.
@@ -128,6 +129,13 @@ public final class FastGradientSign implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-4, 1e-4, Set.of("flipped", "iterations", "epsilon",
+        "epsilon_lower", "epsilon_upper", "on_boundary", "candidates", "untargeted", "competitor"),
+        Set.of());
   }
 
   @Override

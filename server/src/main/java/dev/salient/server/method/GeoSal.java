@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.IntStream;
 
 /**
@@ -100,6 +101,12 @@ public final class GeoSal implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-4, 1e-4, Set.of("flipped", "iterations", "competitor",
+        "stalled", "iteration_bound", "competitors", "flipped_", "iterations_"), Set.of());
   }
 
   @Override

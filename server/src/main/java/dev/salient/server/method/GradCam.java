@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Grad-CAM (seed 004, section 2.2; Selvaraju et al. 2017) on the model's feature layer: with
@@ -43,6 +44,12 @@ public final class GradCam implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-5, 1e-5, Set.of("feature_channels", "feature_height",
+        "feature_width", "positive_weight_fraction", "cam_positive_fraction"), Set.of());
   }
 
   @Override

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Integrated Gradients (seed 004, section 2.1; Sundararajan et al. 2017): the attribution of
@@ -123,6 +124,11 @@ public final class IntegratedGradients implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-5, 1e-4, Set.of("steps"), Set.of());
   }
 
   @Override

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * LIME for images (seed 002, "LIME"; Ribeiro, Singh and Guestrin 2016): the image is cut into
@@ -75,6 +76,17 @@ public final class Lime implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  /**
+   * Its samples (or patch positions) and superpixels depend only on the image, the parameters
+   * and the seed; only the probabilities carry the engine's rounding.
+   */
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-4, 1e-4,
+        Set.of("samples", "superpixels", "superpixel_size", "strongest_superpixel"),
+        Set.of("superpixels"));
   }
 
   @Override

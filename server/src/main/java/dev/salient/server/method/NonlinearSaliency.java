@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Nonlinear saliency maps (seed 000, Rosenzweig et al.): the image is moved step by step towards
@@ -131,12 +132,26 @@ public final class NonlinearSaliency implements ExplanationMethod {
 
   }
 
+  /**
+   * None: the trajectory's passes run {@linkplain Pass#runAlone() alone}, so its outputs are the
+   * same bit for bit whatever else the worker runs. Its decisions (which pixels each step blurs:
+   * a ranking of 784 or more gradient norms, 48 times by default) cannot be kept stable by a
+   * tolerance: on the default model, norms at a level's cut tie within float rounding in 4 of
+   * 24 held-out requests, one pixel changes side and the trajectory goes elsewhere.
+   */
+  static final BatchTolerance TOLERANCE = new BatchTolerance(0, 0, Set.of(), Set.of());
+
   /** The method's name in requests. */
   public static final String NAME = "nonlinear";
 
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return TOLERANCE;
   }
 
   @Override
@@ -219,7 +234,9 @@ public final class NonlinearSaliency implements ExplanationMethod {
       Pass pass = gradient
           ? Pass.gradient(images, parameters.output(), targets, context.model().numClasses())
           : Pass.forward(images);
-      return pass.with(new Pass.Extras((float) parameters.blurSigma()));
+      // Alone: the blurred sets rank gradient norms, whose float rounding depends on the call's
+      // batch shape (see TOLERANCE).
+      return pass.with(new Pass.Extras((float) parameters.blurSigma())).runAlone();
     }
 
     @Override

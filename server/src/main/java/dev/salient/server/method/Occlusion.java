@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Occlusion sensitivity (Zeiler and Fergus 2014, section 4.2): a square patch slides over the
@@ -57,6 +58,15 @@ public final class Occlusion implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  /**
+   * Its samples (or patch positions) and superpixels depend only on the image, the parameters
+   * and the seed; only the probabilities carry the engine's rounding.
+   */
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-4, 1e-4, Set.of("patch", "stride", "positions"), Set.of());
   }
 
   @Override

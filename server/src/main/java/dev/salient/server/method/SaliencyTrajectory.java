@@ -16,8 +16,19 @@ import java.util.stream.IntStream;
  *
  * <p>The level of each step is the sensitivity norm that leaves the schedule's fraction of pixels
  * below it, so each level blurs exactly that share of the image (ties broken by pixel index).
+ *
+ * <p>The best point is the earliest whose target probability is within {@link #BEST_TOLERANCE}
+ * of the highest: probabilities that tie within float rounding (about 1e-7, which is what a
+ * batched pass and a pass of one image differ by) pick the same step.
  */
 final class SaliencyTrajectory {
+
+  /**
+   * Target probabilities this close to the trajectory's highest count as equal to it when the
+   * best point is chosen: a thousand times the float rounding of a probability near 1, far below
+   * what a model's probability means.
+   */
+  static final double BEST_TOLERANCE = 1e-4;
 
   /**
    * One image of the trajectory.
@@ -58,7 +69,8 @@ final class SaliencyTrajectory {
   private double blurredFraction;
   private double level;
   private boolean[] blurred;
-  private Point best;
+  /** Points that were the highest so far when evaluated, within tolerance of the highest. */
+  private final java.util.ArrayDeque<Point> records = new java.util.ArrayDeque<>();
   private Point last;
 
   /**
@@ -124,8 +136,14 @@ final class SaliencyTrajectory {
     last = point;
     curveFractions.add(blurredFraction);
     curveProbabilities.add((double) point.targetProbability());
-    if (best == null || point.targetProbability() > best.targetProbability()) {
-      best = point;
+    // Only a point above every earlier one can become the best: an earlier point at least as
+    // high would be chosen first. Records below the highest by more than the tolerance are out.
+    if (records.isEmpty() || point.targetProbability() > records.peekLast().targetProbability()) {
+      records.addLast(point);
+      double floor = point.targetProbability() - BEST_TOLERANCE;
+      while (records.peekFirst().targetProbability() < floor) {
+        records.removeFirst();
+      }
     }
     if (step > 0 && step % stepsPerLevel == 0) {
       snapshots.add(point);
@@ -143,9 +161,12 @@ final class SaliencyTrajectory {
     return point;
   }
 
-  /** The point of highest target probability so far (the first of equals). */
+  /**
+   * The earliest point so far whose target probability is within {@link #BEST_TOLERANCE} of the
+   * highest.
+   */
   Point best() {
-    return best;
+    return records.peekFirst();
   }
 
   /** The last point of each level evaluated so far, in schedule order. */

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The check of seed 000's Fig. 4: how the target's probability moves when the pixels that its
@@ -22,12 +23,26 @@ import java.util.Map;
  */
 public final class SalientBlur implements ExplanationMethod {
 
+  /**
+   * The trajectory's, which runs alone (see {@link NonlinearSaliency#TOLERANCE}): its maps and
+   * values, the blurred sets among them, are exact. The probabilities before and after the blur
+   * come from the request's first pass and the check pass, which share calls.
+   */
+  static final BatchTolerance TOLERANCE = new BatchTolerance(0, 1e-5,
+      Set.of("best_step", "salient_fraction", "linear_best_step", "linear_salient_fraction"),
+      Set.of());
+
   /** The method's name in requests. */
   public static final String NAME = "blur_salient";
 
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return TOLERANCE;
   }
 
   @Override

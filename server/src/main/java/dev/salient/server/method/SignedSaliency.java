@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Signed saliency maps (seed 001, section 2, eq. 3-4): the positive map {@code max_channel
@@ -43,6 +44,11 @@ public final class SignedSaliency implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-5, 1e-5, Set.of("positive_fraction"), Set.of());
   }
 
   @Override

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.Random;
 
 /**
@@ -66,6 +67,11 @@ public final class SmoothGrad implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public BatchTolerance batchTolerance() {
+    return new BatchTolerance(1e-5, 1e-5, Set.of("samples"), Set.of());
   }
 
   @Override

@@ -44,6 +44,11 @@ public final class VanillaGradient implements ExplanationMethod {
   }
 
   @Override
+  public BatchTolerance batchTolerance() {
+    return BatchTolerance.continuous(1e-5, 1e-5);
+  }
+
+  @Override
   public MethodFamily family() {
     return MethodFamily.GRADIENT;
   }

@@ -16,6 +16,9 @@ import java.util.Map;
  *     ({@link Long#MAX_VALUE}: no deadline)
  * @param client who asked: the caller's identity for quotas and fair shares (a token's name, or
  *     the peer's address), {@link #ANONYMOUS} when unknown
+ * @param deterministic run every pass of the request alone, never in an engine call shared with
+ *     other requests, so that the answer is the same bit for bit whatever else the server is
+ *     doing (see docs/reproducibility.md)
  */
 public record ExplainOrder(
     String requestId,
@@ -29,7 +32,8 @@ public record ExplainOrder(
     boolean frameTensors,
     boolean renderPng,
     long deadlineNanos,
-    String client) {
+    String client,
+    boolean deterministic) {
 
   /** The client of an order whose caller is not known. */
   public static final String ANONYMOUS = "anonymous";
@@ -38,6 +42,14 @@ public record ExplainOrder(
   public ExplainOrder {
     parameters = Map.copyOf(parameters);
     client = client == null || client.isEmpty() ? ANONYMOUS : client;
+  }
+
+  /** An order whose passes may share engine calls with other requests' passes. */
+  public ExplainOrder(String requestId, String model, float[] image, String method,
+      Map<String, String> parameters, TargetSpec target, int topK, int frameStride,
+      boolean frameTensors, boolean renderPng, long deadlineNanos, String client) {
+    this(requestId, model, image, method, parameters, target, topK, frameStride, frameTensors,
+        renderPng, deadlineNanos, client, false);
   }
 
   /** Whether the deadline has passed. */

@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.ModelContentHash;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
@@ -9,6 +10,7 @@ import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodContext;
 import dev.salient.server.method.MethodRun;
 import dev.salient.server.render.OverlayRenderer;
+import dev.salient.server.util.ServerVersion;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +28,7 @@ final class Job {
   private final EventSink sink;
   private final long startNanos = System.nanoTime();
   private MethodRun run;
+  private int targetClass;
   private boolean finished;
   private int passes;
 
@@ -68,12 +71,16 @@ final class Job {
     return order.pastDeadline(nowNanos);
   }
 
-  /** The next pass, or null when the job has sent its last event. */
+  /**
+   * The next pass, or null when the job has sent its last event. A deterministic order's passes
+   * run alone (see {@link Pass#runAlone()}).
+   */
   Pass nextPass() {
     if (finished) {
       return null;
     }
-    return run == null ? firstPass() : run.nextPass();
+    Pass pass = run == null ? firstPass() : run.nextPass();
+    return pass != null && order.deterministic() ? pass.runAlone() : pass;
   }
 
   /**
@@ -140,6 +147,7 @@ final class Job {
 
   private ExplainEvent started(float[] logits, float[] logitGradient) {
     int target = order.target().resolve(model, logits);
+    targetClass = target;
     MethodContext context = new MethodContext(model, order.image(), target, logits, logitGradient,
         new MethodContext.FrameOptions(order.topK(), order.frameTensors()));
     List<ExplainEvent.ClassScore> top = context.top(logits);
@@ -156,7 +164,9 @@ final class Job {
 
   private ExplainEvent.Result finish(ExplainEvent.Result r) {
     ExplainEvent.Result result = new ExplainEvent.Result(r.maps(), r.values(), r.curves(),
-        r.snapshots(), r.steps(), passes, (System.nanoTime() - startNanos) / 1_000_000);
+        r.snapshots(), r.steps(), passes, (System.nanoTime() - startNanos) / 1_000_000,
+        new ExplainEvent.Provenance(model.name(), ModelContentHash.of(model), order.method(),
+            method.parameters(), targetClass, ServerVersion.get(), order.deterministic()));
     if (!order.renderPng()) {
       return result;
     }

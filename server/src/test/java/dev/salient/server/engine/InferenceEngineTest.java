@@ -82,6 +82,30 @@ class InferenceEngineTest {
   }
 
   @Test
+  void aPassThatRunsAloneGivesEachImageTheOutputsOfACallOfThatImageAlone() {
+    List<float[]> images = List.of(TestImages.sample(1), TestImages.sample(2),
+        TestImages.sample(3));
+    PassResult alone = engine.run(fashion.name(),
+        Pass.gradient(images, Pass.Output.LOGIT, new int[] {3, 7, 1}, 10).runAlone());
+    int[] targets = {3, 7, 1};
+    for (int i = 0; i < images.size(); i++) {
+      PassResult single = engine.run(fashion.name(), Pass.gradient(List.of(images.get(i)),
+          Pass.Output.LOGIT, new int[] {targets[i]}, 10));
+      assertArrayEquals(single.logits().get(0), alone.logits().get(i), "row " + i);
+      assertArrayEquals(single.gradients().get(0), alone.gradients().get(i), "row " + i);
+    }
+  }
+
+  @Test
+  void aPassThatRunsAloneSharesNoCall() {
+    Pass alone = Pass.forward(List.of(TestImages.sample(1))).runAlone();
+    Pass other = Pass.forward(List.of(TestImages.sample(2)));
+    assertTrue(!alone.canShareCallWith(other) && !other.canShareCallWith(alone)
+        && !alone.canShareCallWith(alone));
+    assertThrows(IllegalArgumentException.class, () -> Pass.concat(List.of(alone, other)));
+  }
+
+  @Test
   void rowsOnDifferentOutputsInOneCallGetTheGradientOfTheirOwnObjective() {
     // Four requests' passes batched as the worker batches them: a logit, a probability and a
     // log-probability objective (the last a margin between two classes), and a ranked target.

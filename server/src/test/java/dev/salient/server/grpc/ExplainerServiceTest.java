@@ -128,6 +128,43 @@ class ExplainerServiceTest {
   }
 
   @Test
+  void aResultCarriesItsProvenance() {
+    ExplainRequest request = vanillaRequest().setMethod("smoothgrad").putParams("samples", "4")
+        .setTarget(Target.newBuilder().setRank(2)).build();
+    ModelInfo model = await(client.describeModel(DescribeModelRequest.getDefaultInstance()))
+        .getModel();
+
+    List<ExplainEvent> events = explain(request);
+    dev.salient.grpc.Provenance provenance =
+        events.get(events.size() - 1).getResult().getProvenance();
+
+    assertTrue(model.getContentSha256().matches("[0-9a-f]{64}"), model.getContentSha256());
+    assertEquals(model.getContentSha256(), provenance.getModelSha256());
+    assertEquals(model.getName(), provenance.getModel());
+    assertEquals("smoothgrad", provenance.getMethod());
+    assertEquals(events.get(0).getStarted().getParamsMap(), provenance.getParamsMap());
+    assertEquals("4", provenance.getParamsMap().get("samples"));
+    assertEquals("0", provenance.getParamsMap().get("seed"), "the default seed, filled in");
+    assertEquals(events.get(0).getStarted().getTarget().getIndex(), provenance.getTargetClass());
+    assertTrue(provenance.getServerVersion().matches("\\d+\\.\\d+\\.\\d+.*"),
+        provenance.getServerVersion());
+    assertFalse(provenance.getDeterministic());
+  }
+
+  @Test
+  void aDeterministicRequestSaysSoAndRepeatsBitForBit() {
+    ExplainRequest request = vanillaRequest().setMethod("integrated_gradients")
+        .putParams("steps", "8").setDeterministic(true).build();
+
+    dev.salient.grpc.Result first = result(request);
+    dev.salient.grpc.Result second = result(request);
+
+    assertTrue(first.getProvenance().getDeterministic());
+    assertEquals(first.getMapsList(), second.getMapsList());
+    assertEquals(first.getValuesMap(), second.getValuesMap());
+  }
+
+  @Test
   void explainStreamsStartedThenFramesThenOneResult() {
     List<ExplainEvent> events = explain(vanillaRequest().build());
 
