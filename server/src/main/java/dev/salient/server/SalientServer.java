@@ -149,7 +149,8 @@ public final class SalientServer implements AutoCloseable {
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
     DecodeBudget decodeBudget =
-        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait());
+        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait(),
+            settings.maxPixels());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
         settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget);

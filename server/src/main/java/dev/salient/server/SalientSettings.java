@@ -29,6 +29,7 @@ public record SalientSettings(
     long maxMessageSize,
     long decodeBudget,
     Duration decodeBudgetWait,
+    long maxPixels,
     TlsSettings tls) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
@@ -69,6 +70,7 @@ public record SalientSettings(
         "salient.limits.max-message-size must be auto or at least 1KiB");
     require(decodeBudget >= 1024, "salient.limits.decode-budget must be auto or at least 1KiB");
     require(!decodeBudgetWait.isNegative(), "salient.limits.decode-budget-wait must not be negative");
+    require(maxPixels >= 1, "salient.limits.max-pixels must be at least 1");
     devices = List.copyOf(devices);
   }
 
@@ -105,6 +107,7 @@ public record SalientSettings(
             ? (long) (Runtime.getRuntime().maxMemory() * DECODE_BUDGET_HEAP_FRACTION)
             : c.getBytes("limits.decode-budget"),
         c.getDuration("limits.decode-budget-wait"),
+        c.getLong("limits.max-pixels"),
         TlsSettings.create(c));
   }
 

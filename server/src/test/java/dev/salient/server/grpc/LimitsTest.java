@@ -160,6 +160,19 @@ class LimitsTest {
         refused.getDescription());
   }
 
+  @Test
+  void anImageOverTheConfiguredPixelLimitIsRefusedNamingTheKey() {
+    start("salient.limits.max-pixels = 700");
+
+    // The samples are 28x28: 784 pixels.
+    Status refused = statusOf(client.classify(classify(TestImages.bytes(0))));
+
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode(), refused.toString());
+    assertTrue(refused.getDescription().contains(
+        "image is 28x28 pixels (784 pixels), over the server's limit of 700 pixels"
+            + " (salient.limits.max-pixels)"), refused.getDescription());
+  }
+
   /** A PNG of two flat halves: large in pixels, small on the wire. */
   private static byte[] png(int width, int height) throws Exception {
     BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
