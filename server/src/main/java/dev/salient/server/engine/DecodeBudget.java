@@ -34,8 +34,8 @@ public final class DecodeBudget {
   private final Duration maxWait;
   private final long maxPixels;
   private final Semaphore permits;
-  private final AtomicLong inUse = new AtomicLong();
-  private final AtomicLong peak = new AtomicLong();
+  private final AtomicLong inUse;
+  private final AtomicLong peak;
 
   /**
    * A budget of {@code budgetBytes}, for which a decode waits at most {@code maxWait}, for images
@@ -61,6 +61,25 @@ public final class DecodeBudget {
     this.maxPixels = maxPixels;
     // Fair, so a large image that waits is not overtaken for ever by a stream of small ones.
     this.permits = new Semaphore(units(budgetBytes), true);
+    this.inUse = new AtomicLong();
+    this.peak = new AtomicLong();
+  }
+
+  private DecodeBudget(DecodeBudget shared, Duration maxWait) {
+    this.budgetBytes = shared.budgetBytes;
+    this.maxWait = maxWait;
+    this.maxPixels = shared.maxPixels;
+    this.permits = shared.permits;
+    this.inUse = shared.inUse;
+    this.peak = shared.peak;
+  }
+
+  /**
+   * The same budget for decodes that must not wait for it (a thread that serves others, such
+   * as an engine's): one that does not fit at once is refused as after a wait.
+   */
+  public DecodeBudget withoutWaiting() {
+    return new DecodeBudget(this, Duration.ZERO);
   }
 
   /**

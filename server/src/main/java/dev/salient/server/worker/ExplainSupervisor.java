@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.ExplanationMethod;
@@ -66,6 +67,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private final Map<ActorRef<DeviceWorker.Command>, Integer> load = new HashMap<>();
   private final int maxInFlight;
   private final SchedulerMetrics metrics;
+  private final DecodeBudget decodeBudget;
   private final TimerScheduler<Command> timers;
   private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
   private long nextJobId = 1;
@@ -75,8 +77,9 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   private ExplainSupervisor(ActorContext<Command> context, TimerScheduler<Command> timers,
       ModelCatalog catalog, MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers,
-      int maxInFlight, SchedulerMetrics metrics) {
+      int maxInFlight, SchedulerMetrics metrics, DecodeBudget decodeBudget) {
     super(context);
+    this.decodeBudget = decodeBudget;
     this.timers = timers;
     this.metrics = metrics;
     this.catalog = catalog;
@@ -93,6 +96,19 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
       SchedulerMetrics metrics) {
+    return create(catalog, methods, runtimes, workerSettings, maxInFlight, metrics,
+        DecodeBudget.unlimited());
+  }
+
+  /**
+   * As {@link #create(ModelCatalog, MethodRegistry, List, WorkerSettings, int, SchedulerMetrics)},
+   * with methods decoding the images among their parameters (an Integrated Gradients baseline)
+   * within {@code decodeBudget}. They decode on the workers' engine threads, which must not wait
+   * for others' images: pass a budget {@link DecodeBudget#withoutWaiting() without waiting}.
+   */
+  public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
+      List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
+      SchedulerMetrics metrics, DecodeBudget decodeBudget) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
@@ -100,7 +116,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             "worker-" + rt.name()));
       }
       return new ExplainSupervisor(ctx, timers, catalog, methods, workers, maxInFlight,
-          metrics);
+          metrics, decodeBudget);
     }));
   }
 
@@ -135,7 +151,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             + " requests in flight (limit " + maxInFlight + "); retry with backoff, or raise "
             + "salient.scheduler.max-in-flight");
       }
-      job = new Job(nextJobId++, order, model, prepared, submit.sink());
+      job = new Job(nextJobId++, order, model, prepared, submit.sink(), decodeBudget);
     } catch (SalientException e) {
       getContext().getLog().debug("request {} refused: {}", order.requestId(), e.getMessage());
       submit.sink().fail(e);

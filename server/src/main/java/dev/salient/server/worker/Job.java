@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
@@ -24,6 +25,7 @@ final class Job {
   private final ModelPackage model;
   private final ExplanationMethod.Prepared method;
   private final EventSink sink;
+  private final DecodeBudget decodeBudget;
   private final long startNanos = System.nanoTime();
   private MethodRun run;
   private boolean finished;
@@ -31,6 +33,13 @@ final class Job {
 
   Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
       EventSink sink) {
+    this(id, order, model, method, sink, DecodeBudget.unlimited());
+  }
+
+  /** A job whose method decodes the images among its parameters within {@code decodeBudget}. */
+  Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
+      EventSink sink, DecodeBudget decodeBudget) {
+    this.decodeBudget = decodeBudget;
     this.id = id;
     this.order = order;
     this.model = model;
@@ -141,7 +150,7 @@ final class Job {
   private ExplainEvent started(float[] logits, float[] logitGradient) {
     int target = order.target().resolve(model, logits);
     MethodContext context = new MethodContext(model, order.image(), target, logits, logitGradient,
-        new MethodContext.FrameOptions(order.topK(), order.frameTensors()));
+        new MethodContext.FrameOptions(order.topK(), order.frameTensors()), decodeBudget);
     List<ExplainEvent.ClassScore> top = context.top(logits);
     ExplainEvent.ClassScore predicted = MethodContext.topClasses(model, logits, 1).get(0);
     if (order.classifyOnly()) {
