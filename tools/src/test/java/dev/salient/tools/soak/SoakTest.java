@@ -6,13 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 /**
  * A short soak end to end: a server in process, a mix with many bad requests, every status the
- * one its kind must get. Memory is not judged over so few requests (--max-growth 1000).
+ * one its kind must get. Memory is not judged over so few requests (--max-growth 1000). Tagged
+ * "evaluation", as BenchTest is: it takes 45 to 100 s on two shared cores, so it runs in CI
+ * ({@code -Pevaluation}), not in the quick {@code mvn verify}.
  */
+@Tag("evaluation")
 class SoakTest {
 
   @Test
