@@ -153,14 +153,18 @@ public final class SalientServer implements AutoCloseable {
     }
     MetricsEndpoint endpoint = new MetricsEndpoint();
     SchedulerMetrics metrics = new SchedulerMetrics(endpoint.registry());
+    DecodeBudget decodeBudget =
+        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait(),
+            settings.maxPixels());
+    // Methods decode the images among their parameters (an Integrated Gradients baseline) on the
+    // engine threads, which must not wait for other requests' images to be done.
     ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
         ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
-            settings.maxInFlight(), settings.maxInFlightPerClient(), metrics),
+            settings.maxInFlight(), settings.maxInFlightPerClient(), metrics,
+            decodeBudget.withoutWaiting()),
         "explain-supervisor", Props.empty());
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
         VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
-    DecodeBudget decodeBudget =
-        new DecodeBudget(settings.decodeBudget(), settings.decodeBudgetWait());
     AccessLog accessLog = new AccessLog(settings.accessLog());
     ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),

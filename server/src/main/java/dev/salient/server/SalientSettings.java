@@ -33,7 +33,8 @@ public record SalientSettings(
     int maxInFlightPerClient,
     AuthSettings auth,
     boolean allowPlaintextOnNetwork,
-    boolean accessLog) {
+    boolean accessLog,
+    long maxPixels) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -75,6 +76,7 @@ public record SalientSettings(
         "salient.limits.max-message-size must be auto or at least 1KiB");
     require(decodeBudget >= 1024, "salient.limits.decode-budget must be auto or at least 1KiB");
     require(!decodeBudgetWait.isNegative(), "salient.limits.decode-budget-wait must not be negative");
+    require(maxPixels >= 1, "salient.limits.max-pixels must be at least 1");
     devices = List.copyOf(devices);
   }
 
@@ -115,7 +117,8 @@ public record SalientSettings(
         c.getInt("scheduler.max-in-flight-per-client"),
         AuthSettings.create(c),
         c.getBoolean("allow-plaintext-on-network"),
-        c.getBoolean("access-log"));
+        c.getBoolean("access-log"),
+        c.getLong("limits.max-pixels"));
   }
 
   /**

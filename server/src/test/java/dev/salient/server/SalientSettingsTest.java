@@ -156,6 +156,21 @@ class SalientSettingsTest {
   }
 
   @Test
+  void thePixelLimitIsFortyMegapixelsUnlessSet() {
+    assertEquals(40_000_000L, settings(Map.of()).maxPixels());
+    assertEquals(1_000_000L,
+        settings(Map.of("salient.limits.max-pixels", "1000000")).maxPixels());
+  }
+
+  @Test
+  void aPixelLimitUnderOneIsRefusedNamingTheKey() {
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> settings(Map.of("salient.limits.max-pixels", "0")));
+
+    assertTrue(e.getMessage().contains("salient.limits.max-pixels"), e.getMessage());
+  }
+
+  @Test
   void aDecodeBudgetUnderOneKibibyteIsRefusedNamingTheKey() {
     var e = assertThrows(IllegalArgumentException.class,
         () -> settings(Map.of("salient.limits.decode-budget", "10")));

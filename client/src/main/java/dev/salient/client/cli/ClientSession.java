@@ -42,12 +42,14 @@ final class ClientSession implements AutoCloseable {
   }
 
   private final ServerAddress address;
+  private final boolean tls;
   private final ActorSystem<Void> system;
   private final SalientClient client;
 
   private ClientSession(ServerAddress address, int maxMessageBytes, ClientTls tls,
       Optional<String> token) {
     this.address = address;
+    this.tls = tls.enabled();
     Config config =
         ConfigFactory.parseResources(ClientSession.class, "/salient-cli.conf")
             .withFallback(ConfigFactory.load())
@@ -121,6 +123,9 @@ final class ClientSession implements AutoCloseable {
       if (isTlsFailure(s)) {
         return tlsFailure(s);
       }
+      if (!tls && isClosedWithoutAnswer(s)) {
+        return plaintextToTls(s);
+      }
       return isConnectFailure(s) ? connectFailure(s) : s;
     }
     if (t instanceof RuntimeException r) {
@@ -153,6 +158,23 @@ final class ClientSession implements AutoCloseable {
       }
     }
     return false;
+  }
+
+  /**
+   * What a plaintext client sees from a server that speaks TLS: the server drops the bytes that
+   * are no TLS handshake and closes the connection, and grpc-java knows no reason.
+   */
+  private static boolean isClosedWithoutAnswer(StatusRuntimeException e) {
+    String description = e.getStatus().getDescription();
+    return e.getStatus().getCode() == Status.Code.UNAVAILABLE && description != null
+        && description.contains("Network closed for unknown reason");
+  }
+
+  private CliFailure plaintextToTls(StatusRuntimeException e) {
+    return new CliFailure(String.format(
+        "the server at %s closed the connection without an answer (%s). If it speaks TLS,"
+            + " connect with --tls (a certificate from a public CA) or --ca FILE.",
+        address, e.getStatus().getDescription()), e);
   }
 
   private CliFailure tlsFailure(StatusRuntimeException e) {

@@ -97,6 +97,18 @@ class CliTlsTest {
   }
 
   @Test
+  void aPlaintextClientOfATlsServerIsToldToConnectWithTls() throws Exception {
+    startServer(false);
+
+    CliRun run = cli("models", "--server", server.address());
+
+    assertEquals(1, run.code(), run.err());
+    assertTrue(run.err().startsWith("error: the server at " + server.address()
+        + " closed the connection without an answer"), run.err());
+    assertTrue(run.err().contains("If it speaks TLS, connect with --tls"), run.err());
+  }
+
+  @Test
   void certWithoutKeyIsAUsageError() {
     CliRun run = cli("models", "--cert", fixture("client.pem"));
 

@@ -1,5 +1,6 @@
 package dev.salient.server.engine;
 
+import dev.salient.server.util.SalientException.CapacityExceeded;
 import dev.salient.server.util.SalientException.InvalidArgument;
 import java.awt.color.ColorSpace;
 import java.awt.color.ICC_ColorSpace;
@@ -42,7 +43,8 @@ import org.w3c.dom.Node;
  * (docs/models.md, "What happens to an image"):
  *
  * <ol>
- *   <li>Decoded (PNG, JPEG, BMP or GIF; at most {@link #MAX_PIXELS}). With colour management
+ *   <li>Decoded (PNG, JPEG, BMP or GIF; at most {@link DecodeBudget#maxPixels()}, by default
+ *       {@link #MAX_PIXELS}). With colour management
  *       "none" the samples are taken as stored, as PIL reads them: a JPEG's embedded ICC profile
  *       is not applied (the JDK's JPEG reader would convert to sRGB by default, so it is given a
  *       destination in the profile's own colour space). With "icc_to_srgb" the JDK converts from
@@ -61,8 +63,11 @@ import org.w3c.dom.Node;
  */
 public final class ImageDecoder {
 
-  /** Largest image accepted, in pixels (width times height): 40 megapixels. */
-  public static final long MAX_PIXELS = 40_000_000L;
+  /**
+   * Largest image accepted by default, in pixels (width times height): 40 megapixels; {@code
+   * salient.limits.max-pixels} ({@link DecodeBudget#MAX_PIXELS_KEY}) sets the server's.
+   */
+  public static final long MAX_PIXELS = DecodeBudget.DEFAULT_MAX_PIXELS;
 
   /** Level, from 0 (black) to 1 (white), that transparent pixels are composited over: black. */
   public static final float ALPHA_BACKGROUND = 0f;
@@ -203,7 +208,7 @@ public final class ImageDecoder {
             spec.preprocessing().colorManagement() == Preprocessing.ColorManagement.ICC_TO_SRGB;
         reader.setInput(in, true, !convertToSrgb);
         String format = reader.getFormatName().toUpperCase(Locale.ROOT);
-        checkDimensions(reader, format, spec);
+        checkDimensions(reader, format, spec, budget.maxPixels());
         try (DecodeBudget.Reservation held =
             budget.reserve(decodedBytes(reader, convertToSrgb), describe(reader, format))) {
           return resample(readChecked(reader, format, spec, convertToSrgb), spec);
@@ -298,7 +303,8 @@ public final class ImageDecoder {
   }
 
   /** Reads only the header, so a decompression bomb is refused before any pixel is allocated. */
-  private static void checkDimensions(ImageReader reader, String format, InputSpec spec) {
+  private static void checkDimensions(ImageReader reader, String format, InputSpec spec,
+      long maxPixels) {
     int width;
     int height;
     try {
@@ -318,19 +324,31 @@ public final class ImageDecoder {
           "image is " + width + "x" + height + " pixels: send an image with at least one pixel");
     }
     long pixels = (long) width * height;
-    if (pixels > MAX_PIXELS) {
-      throw new InvalidArgument(
+    if (pixels > maxPixels) {
+      throw new CapacityExceeded(
           String.format(
               Locale.ROOT,
-              "image is %dx%d pixels (%.1f megapixels), over the limit of %d megapixels: "
-                  + "downscale it before sending (the model uses %dx%d)",
+              "image is %dx%d pixels (%s), over the server's limit of %s (%s):"
+                  + " downscale it before sending (the model uses %dx%d), or raise %s",
               width,
               height,
-              pixels / 1e6,
-              MAX_PIXELS / 1_000_000,
+              pixelCount(pixels),
+              pixelCount(maxPixels),
+              DecodeBudget.MAX_PIXELS_KEY,
               spec.width(),
-              spec.height()));
+              spec.height(),
+              DecodeBudget.MAX_PIXELS_KEY));
     }
+  }
+
+  /** {@code pixels} in words: "40 megapixels", "100.2 megapixels", "700 pixels". */
+  private static String pixelCount(long pixels) {
+    if (pixels % 1_000_000 == 0) {
+      return pixels / 1_000_000 + " megapixels";
+    }
+    return pixels >= 1_000_000
+        ? String.format(Locale.ROOT, "%.1f megapixels", pixels / 1e6)
+        : pixels + " pixels";
   }
 
   private static BufferedImage readPixels(

@@ -206,7 +206,8 @@ public final class IntegratedGradients implements ExplanationMethod {
       switch (parameters.baseline()) {
         case BLACK -> setBaseline(filled(spec.size(), spec.pixelMin()));
         case WHITE -> setBaseline(filled(spec.size(), spec.pixelMax()));
-        case IMAGE -> setBaseline(ImageDecoder.decode(parameters.baselineImage(), spec));
+        case IMAGE -> setBaseline(
+            ImageDecoder.decode(parameters.baselineImage(), spec, context.decodeBudget()));
         case BLURRED -> { } // from the first pass
       }
     }

@@ -1,5 +1,6 @@
 package dev.salient.server.method;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Softmax;
 import dev.salient.server.explanation.ExplainEvent;
@@ -12,8 +13,9 @@ import java.util.stream.IntStream;
 /**
  * What a method run starts from: the model, the image in pixel space, the class to explain, the
  * model's scores on the image, the input gradient of the target's logit at the image (computed in
- * the same pass as the scores, so a method that starts from it saves a pass), and how the client
- * wants frames.
+ * the same pass as the scores, so a method that starts from it saves a pass), how the client
+ * wants frames, and the decode budget that images among the parameters (a baseline) are decoded
+ * within.
  */
 public record MethodContext(
     ModelPackage model,
@@ -21,7 +23,14 @@ public record MethodContext(
     int target,
     float[] logits,
     float[] logitGradient,
-    FrameOptions frames) {
+    FrameOptions frames,
+    DecodeBudget decodeBudget) {
+
+  /** A context whose parameter images are decoded without a budget (tools, tests). */
+  public MethodContext(ModelPackage model, float[] image, int target, float[] logits,
+      float[] logitGradient, FrameOptions frames) {
+    this(model, image, target, logits, logitGradient, frames, DecodeBudget.unlimited());
+  }
 
   /** How many classes frames list, and whether frames carry tensors. */
   public record FrameOptions(int topK, boolean tensors) {}

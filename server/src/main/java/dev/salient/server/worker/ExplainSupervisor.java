@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.ExplanationMethod;
@@ -72,6 +73,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   /** The client of each job in flight, to count it down when the job ends. */
   private final Map<Long, String> clientOfJob = new HashMap<>();
   private final SchedulerMetrics metrics;
+  private final DecodeBudget decodeBudget;
   private final TimerScheduler<Command> timers;
   private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
   private long nextJobId = 1;
@@ -81,9 +83,11 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   private ExplainSupervisor(ActorContext<Command> context, TimerScheduler<Command> timers,
       ModelCatalog catalog, MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers,
-      int maxInFlight, int maxInFlightPerClient, SchedulerMetrics metrics) {
+      int maxInFlight, int maxInFlightPerClient, SchedulerMetrics metrics,
+      DecodeBudget decodeBudget) {
     super(context);
     this.maxInFlightPerClient = maxInFlightPerClient;
+    this.decodeBudget = decodeBudget;
     this.timers = timers;
     this.metrics = metrics;
     this.catalog = catalog;
@@ -100,16 +104,20 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
       SchedulerMetrics metrics) {
-    return create(catalog, methods, runtimes, workerSettings, maxInFlight, maxInFlight, metrics);
+    return create(catalog, methods, runtimes, workerSettings, maxInFlight, maxInFlight, metrics,
+        DecodeBudget.unlimited());
   }
 
   /**
    * A supervisor of the workers spawned from {@code runtimes}, one per runtime, admitting at most
    * {@code maxInFlight} requests at once and at most {@code maxInFlightPerClient} of one client.
+   * Methods decode the images among their parameters (an Integrated Gradients baseline) within
+   * {@code decodeBudget}. They decode on the workers' engine threads, which must not wait for
+   * others' images: pass a budget {@link DecodeBudget#withoutWaiting() without waiting}.
    */
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
-      int maxInFlightPerClient, SchedulerMetrics metrics) {
+      int maxInFlightPerClient, SchedulerMetrics metrics, DecodeBudget decodeBudget) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
@@ -117,7 +125,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             "worker-" + rt.name()));
       }
       return new ExplainSupervisor(ctx, timers, catalog, methods, workers, maxInFlight,
-          maxInFlightPerClient, metrics);
+          maxInFlightPerClient, metrics, decodeBudget);
     }));
   }
 
@@ -159,7 +167,7 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
             + ofClient + " requests in flight (limit " + maxInFlightPerClient + " per client); "
             + "wait for one to finish, or raise salient.scheduler.max-in-flight-per-client");
       }
-      job = new Job(nextJobId++, order, model, prepared, submit.sink());
+      job = new Job(nextJobId++, order, model, prepared, submit.sink(), decodeBudget);
     } catch (SalientException e) {
       getContext().getLog().debug("request {} refused: {}", order.requestId(), e.getMessage());
       submit.sink().fail(e);

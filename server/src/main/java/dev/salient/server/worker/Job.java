@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelContentHash;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
@@ -26,6 +27,7 @@ final class Job {
   private final ModelPackage model;
   private final ExplanationMethod.Prepared method;
   private final EventSink sink;
+  private final DecodeBudget decodeBudget;
   private final long startNanos = System.nanoTime();
   private MethodRun run;
   private int targetClass;
@@ -34,6 +36,13 @@ final class Job {
 
   Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
       EventSink sink) {
+    this(id, order, model, method, sink, DecodeBudget.unlimited());
+  }
+
+  /** A job whose method decodes the images among its parameters within {@code decodeBudget}. */
+  Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
+      EventSink sink, DecodeBudget decodeBudget) {
+    this.decodeBudget = decodeBudget;
     this.id = id;
     this.order = order;
     this.model = model;
@@ -149,7 +158,7 @@ final class Job {
     int target = order.target().resolve(model, logits);
     targetClass = target;
     MethodContext context = new MethodContext(model, order.image(), target, logits, logitGradient,
-        new MethodContext.FrameOptions(order.topK(), order.frameTensors()));
+        new MethodContext.FrameOptions(order.topK(), order.frameTensors()), decodeBudget);
     List<ExplainEvent.ClassScore> top = context.top(logits);
     ExplainEvent.ClassScore predicted = MethodContext.topClasses(model, logits, 1).get(0);
     if (order.classifyOnly()) {

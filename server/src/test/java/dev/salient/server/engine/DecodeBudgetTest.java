@@ -70,4 +70,23 @@ class DecodeBudgetTest {
     assertEquals(4 * MIB, budget.bytesInUse());
     assertThrows(SalientException.CapacityExceeded.class, () -> budget.reserve(7 * MIB, "big"));
   }
+
+  @Test
+  void theBudgetWithoutWaitingSharesTheBytesAndRefusesAtOnceWhatDoesNotFit() {
+    DecodeBudget budget = new DecodeBudget(10 * MIB, Duration.ofHours(1));
+    DecodeBudget engines = budget.withoutWaiting();
+    DecodeBudget.Reservation held = budget.reserve(8 * MIB, "held");
+
+    long started = System.nanoTime();
+    var refused = assertThrows(SalientException.CapacityExceeded.class,
+        () -> engines.reserve(4 * MIB, "this baseline"));
+    long refusedAfter = System.nanoTime() - started;
+    engines.reserve(2 * MIB, "a small one").close();
+    held.close();
+
+    assertTrue(refusedAfter < TimeUnit.SECONDS.toNanos(5), "refused without waiting");
+    assertTrue(refused.getMessage().startsWith("decode budget exhausted"), refused.getMessage());
+    assertEquals(10 * MIB, budget.peakBytesInUse());
+    assertEquals(0, budget.bytesInUse());
+  }
 }

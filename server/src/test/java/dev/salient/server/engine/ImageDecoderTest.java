@@ -400,11 +400,30 @@ class ImageDecoderTest {
     // No pixel data follows the header, so only a check made before decoding can name the limit.
     byte[] bomb = pngHeaderOnly(10_000, 10_000);
 
-    InvalidArgument e =
-        assertThrows(InvalidArgument.class, () -> ImageDecoder.decode(bomb, unit(1, 28, 28)));
+    var e = assertThrows(dev.salient.server.util.SalientException.CapacityExceeded.class,
+        () -> ImageDecoder.decode(bomb, unit(1, 28, 28)));
 
     assertTrue(e.getMessage().contains("10000x10000"), e.getMessage());
-    assertTrue(e.getMessage().contains("limit of 40 megapixels"), e.getMessage());
+    assertTrue(e.getMessage().contains("limit of 40 megapixels (salient.limits.max-pixels)"),
+        e.getMessage());
+  }
+
+  @Test
+  void imageOverAConfiguredPixelLimitIsRefusedNamingTheKeyAndOneAtItIsDecoded()
+      throws IOException {
+    DecodeBudget sevenHundredPixels =
+        new DecodeBudget(1024 * 1024, java.time.Duration.ZERO, 28 * 25);
+    DecodeBudget exactly = new DecodeBudget(1024 * 1024, java.time.Duration.ZERO, 28 * 28);
+    byte[] png = encode(greyRamp(28, 28), "png");
+
+    var e = assertThrows(dev.salient.server.util.SalientException.CapacityExceeded.class,
+        () -> ImageDecoder.decode(png, unit(1, 28, 28), sevenHundredPixels));
+    float[] decoded = ImageDecoder.decode(png, unit(1, 28, 28), exactly);
+
+    assertTrue(e.getMessage().contains("28x28 pixels"), e.getMessage());
+    assertTrue(e.getMessage().contains("limit of 700 pixels (salient.limits.max-pixels)"),
+        e.getMessage());
+    assertEquals(28 * 28, decoded.length);
   }
 
   @Test

@@ -8,6 +8,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ClassifyRequest;
 import dev.salient.grpc.ClassifyResponse;
+import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.VideoFrame;
@@ -23,6 +24,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -155,6 +157,40 @@ class LimitsTest {
 
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode(), refused.toString());
     assertTrue(refused.getDescription().contains("more than the server's whole decode budget"),
+        refused.getDescription());
+    assertTrue(refused.getDescription().contains("salient.limits.decode-budget"),
+        refused.getDescription());
+  }
+
+  @Test
+  void anImageOverTheConfiguredPixelLimitIsRefusedNamingTheKey() {
+    start("salient.limits.max-pixels = 700");
+
+    // The samples are 28x28: 784 pixels.
+    Status refused = statusOf(client.classify(classify(TestImages.bytes(0))));
+
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode(), refused.toString());
+    assertTrue(refused.getDescription().contains(
+        "image is 28x28 pixels (784 pixels), over the server's limit of 700 pixels"
+            + " (salient.limits.max-pixels)"), refused.getDescription());
+  }
+
+  @Test
+  void anIntegratedGradientsBaselineImageIsDecodedWithinTheDecodeBudget() throws Exception {
+    start("salient.limits.decode-budget = 8MiB");
+    // 2000x2000 RGB: 12 MB of pixels, more than the whole budget; the request's image is 28x28.
+    String baseline = Base64.getEncoder().encodeToString(png(2000, 2000));
+
+    Status refused = statusOf(client.explain(ExplainRequest.newBuilder().setMethod(
+                "integrated_gradients")
+            .putParams("baseline", "image").putParams("baseline_image", baseline)
+            .putParams("steps", "2")
+            .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(0))))
+            .build())
+        .runWith(Sink.ignore(), clientSystem));
+
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getCode(), refused.toString());
+    assertTrue(refused.getDescription().contains("decoding this 2000x2000 PNG needs"),
         refused.getDescription());
     assertTrue(refused.getDescription().contains("salient.limits.decode-budget"),
         refused.getDescription());

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.MethodRegistry;
@@ -112,7 +113,7 @@ class ExplainSupervisorTest {
         List.of(new DeviceWorker.DeviceRuntime("cpu-0", "cpu", () -> engine, engine,
             Executors.newSingleThreadExecutor())),
         new WorkerSettings(8, Duration.ZERO, 0, Duration.ZERO, Duration.ofMillis(10),
-            Duration.ofMillis(100)), 8, 2, metrics));
+            Duration.ofMillis(100)), 8, 2, metrics, DecodeBudget.unlimited()));
     RecordingSink first = submitAs(supervisor, "alice");
     RecordingSink second = submitAs(supervisor, "alice");
     RecordingSink third = submitAs(supervisor, "alice");
