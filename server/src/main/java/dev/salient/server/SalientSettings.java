@@ -29,7 +29,8 @@ public record SalientSettings(
     long maxMessageSize,
     long decodeBudget,
     Duration decodeBudgetWait,
-    TlsSettings tls) {
+    TlsSettings tls,
+    dev.salient.server.worker.SharingSettings sharing) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -105,7 +106,8 @@ public record SalientSettings(
             ? (long) (Runtime.getRuntime().maxMemory() * DECODE_BUDGET_HEAP_FRACTION)
             : c.getBytes("limits.decode-budget"),
         c.getDuration("limits.decode-budget-wait"),
-        TlsSettings.create(c));
+        TlsSettings.create(c),
+        dev.salient.server.worker.SharingSettings.create(c));
   }
 
   /**
@@ -187,7 +189,7 @@ public record SalientSettings(
   public dev.salient.server.worker.WorkerSettings workerSettings() {
     return new dev.salient.server.worker.WorkerSettings(
         maxBatch, maxWait, returnWaitFraction, maxReturnWait, restartMinBackoff,
-        restartMaxBackoff);
+        restartMaxBackoff, sharing);
   }
 
   private static void require(boolean ok, String message) {

@@ -289,7 +289,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     ExplainOrder order = new ExplainOrder(sessionId + "/" + decoded.sequence(),
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
         settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos,
-        ExplainOrder.ANONYMOUS);
+        ExplainOrder.ANONYMOUS, 0, true);
     supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
     return this;
   }

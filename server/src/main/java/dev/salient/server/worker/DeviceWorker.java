@@ -10,10 +10,8 @@ import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.SchedulerMetrics.Outcome;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -66,9 +64,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** Ends every job of this worker with {@code reason}, wherever it stands. */
   public record EndAllJobs(SalientException reason) implements Command {}
 
-  /** The outcome of one engine call: {@code rows[i]} result rows belong to {@code batch[i]}. */
-  private record RoundDone(List<Job> batch, int[] rows, long nanos, PassResult result,
-      Throwable error) implements Command {}
+  /**
+   * The outcome of one engine call: {@code rows[i]} result rows belong to {@code
+   * round.jobs()[i]}.
+   */
+  private record RoundDone(FairQueue.Round round, int[] rows, long nanos, PassResult result,
+      Throwable error) implements Command {
+    List<Job> batch() {
+      return round.jobs();
+    }
+  }
 
   private record JobReady(long jobId) implements Command {}
 
@@ -97,7 +102,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private final TimerScheduler<Command> timers;
   private final Map<Long, Job> jobs = new HashMap<>();
   private final Map<Long, ActorRef<ExplainSupervisor.Command>> endListeners = new HashMap<>();
-  private final Deque<Job> ready = new ArrayDeque<>();
+  private final FairQueue ready;
+  /** Recent time per image of each model's engine calls, moving average. */
+  private final Map<String, Double> nanosPerImage = new HashMap<>();
   private final Set<Long> delivering = new HashSet<>();
   private PassEngine engine;
   private boolean engineBusy;
@@ -125,6 +132,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     this.meters = meters;
     this.backoff = settings.restartMinBackoff();
     this.callNanos = new double[settings.maxBatch() + 1];
+    this.ready = new FairQueue(settings.sharing());
   }
 
   /**
@@ -245,7 +253,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private void markReady(Job job) {
-    ready.addLast(job);
+    ready.add(job, System.nanoTime());
     meters.queueDepth.set(ready.size());
   }
 
@@ -276,36 +284,40 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     batchWindowExpired = false;
     timers.cancel(ReturnsOverdue.INSTANCE);
     expectedJobs = 0;
-    Job first = ready.pollFirst();
-    Pass firstPass = first.nextPass();
-    List<Job> batch = new ArrayList<>();
-    List<Pass> passes = new ArrayList<>();
-    batch.add(first);
-    passes.add(firstPass);
-    int rows = firstPass.size();
-    int limit = Math.min(settings.maxBatch(), engine.bestBatch(first.modelName()));
-    for (var it = ready.iterator(); it.hasNext() && rows < limit; ) {
-      Job job = it.next();
-      Pass pass = job.nextPass();
-      if (job.modelName().equals(first.modelName()) && firstPass.canShareCallWith(pass)
-          && rows + pass.size() <= limit) {
-        it.remove();
-        batch.add(job);
-        passes.add(pass);
-        rows += pass.size();
-      }
-    }
+    FairQueue.Round round = ready.next(this::rowLimit, System.nanoTime());
     meters.queueDepth.set(ready.size());
-    Pass combined = Pass.concat(passes);
-    String model = first.modelName();
+    SchedulerMetrics.ModelMeters modelMeters = meters.model(round.model());
+    for (long waited : round.waitedNanos()) {
+      modelMeters.queueWait(waited);
+    }
+    Pass combined = Pass.concat(round.passes());
+    String model = round.model();
     PassEngine current = engine;
     engineBusy = true;
     long start = System.nanoTime();
     CompletionStage<PassResult> call =
         CompletableFuture.supplyAsync(() -> current.run(model, combined), engineThread);
-    int[] rowCounts = passes.stream().mapToInt(Pass::size).toArray();
+    int[] rowCounts = round.passes().stream().mapToInt(Pass::size).toArray();
     getContext().pipeToSelf(call, (result, error) ->
-        new RoundDone(batch, rowCounts, System.nanoTime() - start, result, error));
+        new RoundDone(round, rowCounts, System.nanoTime() - start, result, error));
+  }
+
+  /**
+   * The most images one call on {@code model} may carry: {@code maxBatch}, the engine's best
+   * batch, and as many as fit in {@code max-call-time} at the model's recent time per image (one
+   * image until a call has been timed).
+   */
+  private int rowLimit(String model) {
+    int limit = Math.min(settings.maxBatch(), engine.bestBatch(model));
+    java.time.Duration bound = settings.sharing().maxCallTime();
+    if (bound.isZero()) {
+      return limit;
+    }
+    Double perImage = nanosPerImage.get(model);
+    if (perImage == null) {
+      return 1;
+    }
+    return (int) Math.max(1, Math.min(limit, bound.toNanos() / perImage));
   }
 
   /**
@@ -345,7 +357,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** Jobs whose deadline passed leave before their next pass. */
   private void dropExpired() {
     long now = System.nanoTime();
-    for (Job job : new ArrayList<>(ready)) {
+    for (Job job : ready.jobs()) {
       if (job.pastDeadline(now)) {
         getContext().getLog().info("request {} passed its deadline; stopping it", job.requestId());
         endJob(job, Outcome.DEADLINE_EXCEEDED, new SalientException.DeadlineExceeded(
@@ -359,6 +371,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     engineBusy = false;
     int images = java.util.Arrays.stream(done.rows()).sum();
     meters.engineCall(images, done.nanos());
+    meters.model(done.round().model()).engineCall(images, done.nanos());
+    ready.charge(done.round(), done.rows(), done.nanos());
     int expected = done.batch().size() + ready.size();
     lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
@@ -375,6 +389,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return this;
     }
     backoff = settings.restartMinBackoff();
+    nanosPerImage.merge(done.round().model(), (double) done.nanos() / images,
+        (old, sample) -> old + CALL_TIME_WEIGHT * (sample - old));
     double previous = callNanos[lastCallImages];
     callNanos[lastCallImages] =
         previous == 0 ? done.nanos() : previous + CALL_TIME_WEIGHT * (done.nanos() - previous);
@@ -423,7 +439,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     if (reloaded.error() != null) {
       getContext().getLog().error("reloading the engine on {} failed; retrying in {} ms", name,
           backoff.toMillis(), reloaded.error());
-      for (Job job : new ArrayList<>(ready)) {
+      for (Job job : ready.jobs()) {
         endJob(job, Outcome.FAILED, new SalientException.Unavailable("the model engine on "
             + device + " is down and restarting: " + rootMessage(reloaded.error())
             + "; retry the request", reloaded.error()));
@@ -440,7 +456,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private void deliver(Job job, PassResult result) {
     List<ExplainEvent> events;
     try {
-      events = job.onPassResult(result);
+      events = job.onSliceResult(result);
+      if (events == null) {
+        // The first rows of a pass too long for one call: the job waits for its next slice.
+        markReady(job);
+        return;
+      }
     } catch (SalientException e) {
       endJob(job, Outcome.FAILED, e);
       return;

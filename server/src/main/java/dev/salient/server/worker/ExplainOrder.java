@@ -16,6 +16,10 @@ import java.util.Map;
  *     ({@link Long#MAX_VALUE}: no deadline)
  * @param client who asked: the caller's identity for quotas and fair shares (a token's name, or
  *     the peer's address), {@link #ANONYMOUS} when unknown
+ * @param priority the request's own priority level, added to its model's (higher runs first;
+ *     0: none of its own)
+ * @param liveFrame whether this is a frame of a live-video stream (which gets {@code
+ *     salient.sharing.video-priority} on top)
  */
 public record ExplainOrder(
     String requestId,
@@ -29,10 +33,20 @@ public record ExplainOrder(
     boolean frameTensors,
     boolean renderPng,
     long deadlineNanos,
-    String client) {
+    String client,
+    int priority,
+    boolean liveFrame) {
 
   /** The client of an order whose caller is not known. */
   public static final String ANONYMOUS = "anonymous";
+
+  /** An order of no priority of its own that is not a video frame. */
+  public ExplainOrder(String requestId, String model, float[] image, String method,
+      Map<String, String> parameters, TargetSpec target, int topK, int frameStride,
+      boolean frameTensors, boolean renderPng, long deadlineNanos, String client) {
+    this(requestId, model, image, method, parameters, target, topK, frameStride, frameTensors,
+        renderPng, deadlineNanos, client, 0, false);
+  }
 
   /** Copies the parameters. */
   public ExplainOrder {
