@@ -131,7 +131,7 @@ public final class ExplainerService implements ExplainerPowerApi {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
-        GrpcTimeout.deadlineNanos(metadata));
+        GrpcTimeout.deadlineNanos(metadata)).thenApply(o -> o.withPriority(in.getPriority()));
     boolean withSnapshots = !in.getOmitSnapshots();
     return submit(order).map(e -> ProtoMapping.event(e, withSnapshots));
   }

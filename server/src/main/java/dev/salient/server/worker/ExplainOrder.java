@@ -54,6 +54,12 @@ public record ExplainOrder(
     client = client == null || client.isEmpty() ? ANONYMOUS : client;
   }
 
+  /** The same order with the request's own priority level {@code level}. */
+  public ExplainOrder withPriority(int level) {
+    return new ExplainOrder(requestId, model, image, method, parameters, target, topK,
+        frameStride, frameTensors, renderPng, deadlineNanos, client, level, liveFrame);
+  }
+
   /** Whether the deadline has passed. */
   public boolean pastDeadline(long nowNanos) {
     return deadlineNanos != Long.MAX_VALUE && nowNanos - deadlineNanos > 0;

@@ -72,7 +72,8 @@ final class FairQueue {
 
   /** The job's priority level before aging. */
   int level(Job job) {
-    return job.priority() + sharing.of(job.modelName()).priority()
+    return Math.min(job.priority(), sharing.maxRequestPriority())
+        + sharing.of(job.modelName()).priority()
         + (job.liveFrame() ? sharing.videoPriority() : 0);
   }
 

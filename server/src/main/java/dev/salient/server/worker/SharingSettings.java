@@ -15,15 +15,20 @@ import java.util.Map;
  * @param priorityAging a job that has waited this long counts one priority level higher, and one
  *     more per further period, up to the highest level waiting; must be positive
  * @param videoPriority priority of the frames of live-video streams, added to their model's
+ * @param maxRequestPriority the most a request's own priority counts for (a request asking for
+ *     more gets this): clients cannot put themselves ahead of live video unless allowed
  * @param models each model's share of engine time and priority, by model name; a model not
  *     named has share 1 and priority 0
  */
 public record SharingSettings(Duration maxCallTime, Duration priorityAging, int videoPriority,
-    Map<String, ModelShare> models) {
+    int maxRequestPriority, Map<String, ModelShare> models) {
 
-  /** No bound on calls, equal shares, video frames one level up, aging every 100 ms. */
+  /**
+   * No bound on calls, equal shares, video frames and requests at most one level up, aging every
+   * 100 ms.
+   */
   public static final SharingSettings DEFAULT =
-      new SharingSettings(Duration.ZERO, Duration.ofMillis(100), 1, Map.of());
+      new SharingSettings(Duration.ZERO, Duration.ofMillis(100), 1, 1, Map.of());
 
   /**
    * One model's part.
@@ -78,6 +83,7 @@ public record SharingSettings(Duration maxCallTime, Duration priorityAging, int 
     String bound = c.getString("max-call-time").trim();
     return new SharingSettings(
         bound.equalsIgnoreCase("off") ? Duration.ZERO : c.getDuration("max-call-time"),
-        c.getDuration("priority-aging"), c.getInt("video-priority"), models);
+        c.getDuration("priority-aging"), c.getInt("video-priority"),
+        c.getInt("max-request-priority"), models);
   }
 }

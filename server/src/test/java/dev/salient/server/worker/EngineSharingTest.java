@@ -79,7 +79,7 @@ class EngineSharingTest {
     ActorRef<DeviceWorker.Command> worker = testKit.spawn(DeviceWorker.create(runtime,
         new WorkerSettings(maxBatch, Duration.ZERO, 0, Duration.ZERO, Duration.ofMillis(10),
             Duration.ofMillis(100), new SharingSettings(maxCallTime, Duration.ofMillis(100), 1,
-                Map.of())), metrics));
+                1, Map.of())), metrics));
     workers.add(worker);
     return worker;
   }

@@ -41,9 +41,13 @@ class FairQueueTest {
   }
 
   private Job job(ModelPackage model, String client, boolean liveFrame) {
+    return job(model, client, 0, liveFrame);
+  }
+
+  private Job job(ModelPackage model, String client, int priority, boolean liveFrame) {
     ExplainOrder order = new ExplainOrder("r" + nextId, model.name(),
         new float[] {0.1f, 0.2f, 0.3f, 0.4f}, "vanilla", Map.of(), new TargetSpec.Predicted(), 2,
-        1, false, false, Long.MAX_VALUE, client, 0, liveFrame);
+        1, false, false, Long.MAX_VALUE, client, priority, liveFrame);
     return new Job(nextId++, order, model, new VanillaGradient().prepare(Map.of()),
         new RecordingSink());
   }
@@ -53,7 +57,7 @@ class FairQueueTest {
   }
 
   private static FairQueue queue(Map<String, SharingSettings.ModelShare> models) {
-    return new FairQueue(new SharingSettings(Duration.ofMillis(50), Duration.ofMillis(100), 1,
+    return new FairQueue(new SharingSettings(Duration.ofMillis(50), Duration.ofMillis(100), 1, 1,
         models));
   }
 
@@ -163,5 +167,24 @@ class FairQueueTest {
     queue.add(job(large, "a"), 0);
 
     assertEquals("large", queue.next(model -> 1, 0).model(), "level 2 before the frame's 1");
+  }
+
+  @Test
+  void aRequestsOwnPriorityCountsAtMostTheMaximumAndCannotJumpAheadOfLiveVideo() {
+    FairQueue queue = queue(Map.of());
+    queue.add(job(small, "video", true), 0);
+    queue.add(job(large, "greedy", 5, false), 0);
+
+    assertEquals("small", queue.next(model -> 1, 0).model(),
+        "the request's 5 counts as 1, the frame's level; the frame was ready first");
+  }
+
+  @Test
+  void aRequestOfNegativePriorityGivesWayToRequestsOfLevelZero() {
+    FairQueue queue = queue(Map.of());
+    queue.add(job(large, "batch", -1, false), 0);
+    queue.add(job(small, "interactive"), 0);
+
+    assertEquals("small", queue.next(model -> 1, 0).model());
   }
 }
