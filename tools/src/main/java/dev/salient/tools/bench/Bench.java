@@ -142,6 +142,15 @@ public final class Bench implements Callable<Integer> {
           + "${DEFAULT-VALUE}).")
   private int sharingTrials;
 
+  @Option(names = "--sharing-large", defaultValue = "resnet18",
+      description = "The large model beside the default one in --sharing: resnet18 (random "
+          + "weights) or colour224 (default: ${DEFAULT-VALUE}).")
+  private String sharingLarge;
+
+  @Option(names = "--sharing-unbounded",
+      description = "In --sharing, run the pairs again on a server with max-call-time off.")
+  private boolean sharingUnbounded;
+
   private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
   /** JIT compiler work per second below which the gRPC path counts as warm. */
@@ -177,7 +186,7 @@ public final class Bench implements Callable<Integer> {
   public Integer call() throws Exception {
     if (sharing) {
       new SharingBench(serverConfig(), seconds, sharingTrials, videoSeconds, videoFps,
-          this::emit, this::note).run();
+          sharingLarge, sharingUnbounded, this::emit, this::note).run();
       return 0;
     }
     long rssStart = ResidentMemory.bytes();

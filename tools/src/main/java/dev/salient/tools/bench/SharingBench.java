@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
@@ -11,8 +12,11 @@ import dev.salient.grpc.Target;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ImageDecoder;
+import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.RandomWeights;
+import dev.salient.server.engine.builtin.ResNet18;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.worker.DeviceWorker;
@@ -24,6 +28,7 @@ import dev.salient.server.worker.TargetSpec;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,6 +45,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -50,8 +56,9 @@ import org.apache.pekko.stream.javadsl.Sink;
  * {@code ./salient bench --sharing}: one server's engines shared between a small and a large
  * model, and between a flooding client and another (issue 28, issue 21). Every row is measured
  * against a baseline of the same run: the small model's vanilla requests from
- * {@value #SMALL_CLIENTS} clients alone and beside {@value #LARGE_CLIENTS} clients of the
- * 224-pixel fixture (colour224), and the fixture's own rate alone and beside; a live-video stream
+ * {@value #SMALL_CLIENTS} clients alone and beside {@value #LARGE_CLIENTS} clients of a
+ * 224-pixel model (colour224, or a ResNet-18 of random weights), and that model's own rate alone
+ * and beside, optionally again with calls unbounded; a live-video stream
  * on the small model alone and beside the large model's clients; and a second client's vanilla
  * requests alone and beside {@value #FLOOD} long iterative requests of a flooding client.
  */
@@ -70,11 +77,20 @@ final class SharingBench {
   private final int trials;
   private final double videoSeconds;
   private final double videoFps;
+  private final String largeLabel;
+  private final boolean compareUnbounded;
 
-  /** A bench of a server configured by {@code config}, windows of {@code seconds}. */
+  /**
+   * A bench of servers configured by {@code config}, windows of {@code seconds}; the large model
+   * is {@code largeLabel} (colour224 or resnet18), and with {@code compareUnbounded} the pairs
+   * run again on a server with {@code max-call-time = off}.
+   */
   SharingBench(Config config, double seconds, int trials, double videoSeconds, double videoFps,
-      VideoBench.Emitter out, Consumer<String> note) {
+      String largeLabel, boolean compareUnbounded, VideoBench.Emitter out,
+      Consumer<String> note) {
     this.config = config;
+    this.largeLabel = largeLabel;
+    this.compareUnbounded = compareUnbounded;
     this.seconds = seconds;
     this.trials = trials;
     this.videoSeconds = videoSeconds;
@@ -91,18 +107,48 @@ final class SharingBench {
 
   void run() throws Exception {
     ModelPackage small = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    ModelPackage large = ModelPackage.read(Path.of(System.getProperty("salient.repository", "."))
-        .resolve("server/src/test/resources/models/colour-224"));
-    SalientSettings settings = SalientSettings.create(config);
-    note.accept(String.format(Locale.ROOT, "sharing: models %s (small) and %s (large, "
-        + "colour224), max-call-time %s, %d CPU workers, %d windows of %.0f s each",
+    ModelPackage large = largeModel();
+    serve(config, small, large, "sharing", true);
+    if (compareUnbounded) {
+      serve(ConfigFactory.parseMap(Map.of("salient.sharing.max-call-time", "off"))
+          .withFallback(config), small, large, "sharing.unbounded", false);
+    }
+    floodInProcess(small, SalientSettings.create(config));
+  }
+
+  private ModelPackage largeModel() throws Exception {
+    if (largeLabel.equals("resnet18")) {
+      InputSpec in = new InputSpec(3, 224, 224, 0f, 1f, new float[] {0.485f, 0.456f, 0.406f},
+          new float[] {0.229f, 0.224f, 0.225f});
+      List<String> labels = IntStream.range(0, 1000).mapToObj(i -> "class" + i).toList();
+      return RandomWeights.writePackage(Files.createTempDirectory("salient-sharing")
+          .resolve("resnet18"), "resnet18", ResNet18.ID, in, labels, 18);
+    }
+    if (largeLabel.equals("colour224")) {
+      return ModelPackage.read(Path.of(System.getProperty("salient.repository", "."))
+          .resolve("server/src/test/resources/models/colour-224"));
+    }
+    throw new IllegalArgumentException("--sharing-large takes colour224 or resnet18, not "
+        + largeLabel);
+  }
+
+  /**
+   * Starts a server of {@code small} and {@code large} configured by {@code serverConfig} and
+   * measures the alone/beside pairs as rows {@code prefix.*}; with {@code everything}, also the
+   * live video and the flood over gRPC.
+   */
+  private void serve(Config serverConfig, ModelPackage small, ModelPackage large, String prefix,
+      boolean everything) throws Exception {
+    SalientSettings settings = SalientSettings.create(serverConfig);
+    note.accept(String.format(Locale.ROOT, "%s: models %s (small) and %s (large), "
+        + "max-call-time %s, %d CPU workers, %d windows of %.0f s each", prefix,
         small.name(), large.name(), settings.sharing().maxCallTime().isZero() ? "off"
             : settings.sharing().maxCallTime().toMillis() + " ms", settings.cpuWorkers(),
         trials, seconds));
     ActorSystem<Void> serverSystem = ActorSystem.create(Behaviors.empty(), "sharing-server",
-        config);
+        serverConfig);
     ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "sharing-client",
-        config);
+        serverConfig);
     try (SalientServer server = SalientServer.start(serverSystem, settings,
         new ModelCatalog(List.of(small, large)), MethodRegistry.standard())) {
       GrpcClientSettings grpc = GrpcClientSettings
@@ -122,13 +168,15 @@ final class SharingBench {
         Load smallAlone = measure(List.of(smallGroup), seconds).get("small");
         Load largeAlone = measure(List.of(largeGroup), seconds).get("large");
         Map<String, Load> beside = measure(List.of(smallGroup, largeGroup), seconds);
-        emitPair("sharing.small", small.name(), smallAlone, beside.get("small"), trial);
-        emitPair("sharing.large", "colour224", largeAlone, beside.get("large"), trial);
+        emitPair(prefix + ".small", small.name(), smallAlone, beside.get("small"), trial);
+        emitPair(prefix + ".large", largeLabel, largeAlone, beside.get("large"), trial);
       }
-      if (videoSeconds > 0) {
+      if (everything && videoSeconds > 0) {
         video(small, grpc, clientSystem, server.address().getPort(), largeGroup);
       }
-      floodOverGrpc(small, grpc, clientSystem, smallClients.get(0));
+      if (everything) {
+        floodOverGrpc(small, grpc, clientSystem, smallClients.get(0));
+      }
       for (ExplainerClient c : smallClients) {
         c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
       }
@@ -140,7 +188,6 @@ final class SharingBench {
       serverSystem.terminate();
       serverSystem.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
     }
-    floodInProcess(small, settings);
   }
 
   private static ExplainRequest vanilla(ModelPackage model, int seed) {
