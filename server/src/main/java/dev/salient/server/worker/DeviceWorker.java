@@ -37,9 +37,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
- * thread that calls it. Each round it takes the next pass of every ready job (same model, passes
- * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images), runs
- * them as one engine call, and hands every job its own rows of the result. A job is ready again
+ * thread that calls it. Each round it takes the next passes of ready jobs of one model, chosen
+ * and ordered by its {@link FairQueue} (fair between models and clients, by priority), passes
+ * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images and
+ * as many as fit in {@code max-call-time} at the model's recent time per image (a longer pass
+ * runs in slices), runs them as one engine call, and hands every job its own rows of the
+ * result. A job is ready again
  * once its events are in its response stream's buffer (at once, while the buffer has room), so a
  * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs whose
  * clients are making room, so that iterative jobs keep stepping together. When fewer jobs are
