@@ -57,6 +57,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
   /** Weight of the newest engine call in the moving average of call times. */
   private static final double CALL_TIME_WEIGHT = 0.25;
+  /** How long after its last job ends a model still counts as sharing the worker. */
+  static final java.time.Duration SHARING_MEMORY = java.time.Duration.ofSeconds(1);
 
   /** Messages of the worker. */
   public sealed interface Command {}
@@ -108,6 +110,9 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private final FairQueue ready;
   /** Recent time per image of each model's engine calls, moving average. */
   private final Map<String, Double> nanosPerImage = new HashMap<>();
+  /** Jobs on this worker by model, and when each model's last job ended. */
+  private final Map<String, Integer> jobsByModel = new HashMap<>();
+  private final Map<String, Long> lastJobEnded = new HashMap<>();
   private final Set<Long> delivering = new HashSet<>();
   private PassEngine engine;
   private boolean engineBusy;
@@ -247,6 +252,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private Behavior<Command> onStartJob(StartJob start) {
     Job job = start.job();
     jobs.put(job.id(), job);
+    jobsByModel.merge(job.modelName(), 1, Integer::sum);
     endListeners.put(job.id(), start.onEnd());
     meters.activeJobs.set(jobs.size());
     getContext().pipeToSelf(job.sink().whenClosed(), (ok, err) -> new StreamClosed(job.id()));
@@ -307,13 +313,13 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
 
   /**
    * The most images one call on {@code model} may carry: {@code maxBatch}, the engine's best
-   * batch, and as many as fit in {@code max-call-time} at the model's recent time per image (one
-   * image until a call has been timed).
+   * batch and, while another model shares the worker, as many as fit in {@code max-call-time}
+   * at the model's recent time per image (one image until a call has been timed).
    */
   private int rowLimit(String model) {
     int limit = Math.min(settings.maxBatch(), engine.bestBatch(model));
     java.time.Duration bound = settings.sharing().maxCallTime();
-    if (bound.isZero()) {
+    if (bound.isZero() || !othersShare(model)) {
       return limit;
     }
     Double perImage = nanosPerImage.get(model);
@@ -321,6 +327,25 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return 1;
     }
     return (int) Math.max(1, Math.min(limit, bound.toNanos() / perImage));
+  }
+
+  /**
+   * Whether a model other than {@code model} has a job on this worker, or had one within {@link
+   * #SHARING_MEMORY}: a model alone keeps the throughput of its best batch.
+   */
+  private boolean othersShare(String model) {
+    for (Map.Entry<String, Integer> e : jobsByModel.entrySet()) {
+      if (!e.getKey().equals(model) && e.getValue() > 0) {
+        return true;
+      }
+    }
+    long now = System.nanoTime();
+    for (Map.Entry<String, Long> e : lastJobEnded.entrySet()) {
+      if (!e.getKey().equals(model) && now - e.getValue() < SHARING_MEMORY.toNanos()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -533,7 +558,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private void endJob(Job job, Outcome outcome, Throwable error) {
-    jobs.remove(job.id());
+    if (jobs.remove(job.id()) != null) {
+      jobsByModel.merge(job.modelName(), -1, Integer::sum);
+      lastJobEnded.put(job.modelName(), System.nanoTime());
+    }
     ready.remove(job);
     delivering.remove(job.id());
     meters.activeJobs.set(jobs.size());

@@ -9,9 +9,9 @@ import java.util.Map;
  * How a device worker shares its engine between models, clients and priorities (the
  * {@code salient.sharing} block).
  *
- * @param maxCallTime longest engine call a worker builds on purpose: it sizes each model's calls
- *     from the model's measured time per image so that one call stays under it (a single image
- *     that takes longer still runs, alone); zero: no bound
+ * @param maxCallTime longest engine call a worker builds on purpose while another model shares
+ *     it: it sizes each model's calls from the model's measured time per image so that one call
+ *     stays under it (a single image that takes longer still runs, alone); zero: no bound
  * @param priorityAging a job that has waited this long counts one priority level higher, and one
  *     more per further period, up to the highest level waiting; must be positive
  * @param videoPriority priority of the frames of live-video streams, added to their model's

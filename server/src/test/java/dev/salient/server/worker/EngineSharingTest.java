@@ -105,6 +105,40 @@ class EngineSharingTest {
         twoPasses ? Map.of("output", "probability") : Map.of());
   }
 
+  /**
+   * A job of the small model whose client never takes its events: it stays on the worker, so
+   * the small model shares the worker for the whole test.
+   */
+  private void stalledSmallJob(ActorRef<DeviceWorker.Command> worker) {
+    EventSink stalled = new EventSink() {
+      @Override
+      public java.util.concurrent.CompletionStage<Boolean> offer(ExplainEvent event) {
+        return new java.util.concurrent.CompletableFuture<>();
+      }
+
+      @Override
+      public void complete() {}
+
+      @Override
+      public void fail(Throwable error) {}
+
+      @Override
+      public java.util.concurrent.CompletionStage<org.apache.pekko.Done> whenClosed() {
+        return new java.util.concurrent.CompletableFuture<>();
+      }
+    };
+    ExplainOrder order = new ExplainOrder("stalled", small.name(),
+        new float[] {0.7f, 0.2f, 0.3f, 0.4f}, "vanilla", Map.of(), new TargetSpec.Predicted(), 2,
+        1, false, false, Long.MAX_VALUE, "reader");
+    worker.tell(new DeviceWorker.StartJob(new Job(nextId++, order, small,
+        new VanillaGradient().prepare(Map.of()), stalled), ended.getRef()));
+  }
+
+  private List<Integer> largeCallSizes() {
+    return engine.calls.stream().filter(c -> c.model().equals("large"))
+        .map(FakeEngine.Call::size).toList();
+  }
+
   private static Throwable outcome(RecordingSink sink) {
     return sink.outcome.orTimeout(20, TimeUnit.SECONDS).join();
   }
@@ -112,7 +146,9 @@ class EngineSharingTest {
   /** Waits (bounded) until the engine has been handed {@code n} calls. */
   private void awaitCalls(int n) {
     TestProbe<Object> probe = testKit.createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+    // Polled often: a call waiting for its permit is timed by the worker, and the small model's
+    // calls must stay short for the fair order to put them first.
+    probe.awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(1), () -> {
       assertTrue(engine.calls.size() >= n, "calls " + engine.calls);
       return null;
     });
@@ -120,9 +156,11 @@ class EngineSharingTest {
 
   @Test
   void aSmallModelsPassNeverWaitsMoreThanOneBoundedCallOfALargeModel() {
-    engine.millisPerImage.put("large", 15L);
+    // The worker also times each call's wait for its permit (the test's own latency): 40 ms an
+    // image keeps the large model's calls the longer ones, as they are in the issue.
+    engine.millisPerImage.put("large", 40L);
     engine.permits = new Semaphore(0);
-    ActorRef<DeviceWorker.Command> worker = spawn(8, Duration.ofMillis(40));
+    ActorRef<DeviceWorker.Command> worker = spawn(8, Duration.ofMillis(100));
     List<RecordingSink> largeJobs = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
       largeJobs.add(vanilla(worker, large, "big", 0.1f, true));
@@ -144,6 +182,11 @@ class EngineSharingTest {
     }
     engine.permits.release(1000);
     largeJobs.forEach(sink -> assertNull(outcome(sink)));
+    int firstSmall = engine.calls.indexOf(engine.calls.stream()
+        .filter(c -> c.model().equals("small")).findFirst().orElseThrow());
+    assertTrue(engine.calls.subList(firstSmall, engine.calls.size()).stream()
+        .filter(c -> c.model().equals("large")).allMatch(c -> c.size() <= 2),
+        "once the small model shares the worker, large calls fit in 100 ms: " + engine.calls);
   }
 
   @Test
@@ -151,6 +194,7 @@ class EngineSharingTest {
     engine.millisPerImage.put("large", 10L);
     ActorRef<DeviceWorker.Command> worker = spawn(8, Duration.ofMillis(25));
     engine.gate = new java.util.concurrent.CountDownLatch(1);
+    stalledSmallJob(worker);
     List<RecordingSink> sinks = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
       sinks.add(vanilla(worker, large, "big", 0.1f, true));
@@ -158,7 +202,7 @@ class EngineSharingTest {
     engine.gate.countDown();
     sinks.forEach(sink -> assertNull(outcome(sink)));
 
-    List<Integer> sizes = engine.calls.stream().map(FakeEngine.Call::size).toList();
+    List<Integer> sizes = largeCallSizes();
     assertEquals(1, sizes.get(0), "one image until a call of the model has been timed");
     assertTrue(sizes.stream().allMatch(size -> size <= 2),
         "10 ms an image, 25 ms a call: " + sizes);
@@ -172,20 +216,35 @@ class EngineSharingTest {
     RecordingSink whole = submit(spawn(8, Duration.ZERO), large, "a", 0.1f, SmoothGrad.NAME,
         params);
     assertNull(outcome(whole));
-    int unbounded = engine.calls.size();
+    List<Integer> unbounded = largeCallSizes();
 
-    RecordingSink sliced = submit(spawn(8, Duration.ofMillis(25)), large, "a", 0.1f,
-        SmoothGrad.NAME, params);
+    ActorRef<DeviceWorker.Command> bounded = spawn(8, Duration.ofMillis(25));
+    stalledSmallJob(bounded);
+    RecordingSink sliced = submit(bounded, large, "a", 0.1f, SmoothGrad.NAME, params);
     assertNull(outcome(sliced));
 
-    List<Integer> sizes = engine.calls.subList(unbounded, engine.calls.size()).stream()
-        .map(FakeEngine.Call::size).toList();
-    assertEquals(List.of(1, 6), engine.calls.subList(0, unbounded).stream()
-        .map(FakeEngine.Call::size).toList(), "without a bound: the prediction, the samples");
+    List<Integer> sizes = largeCallSizes().subList(unbounded.size(), largeCallSizes().size());
+    assertEquals(List.of(1, 6), unbounded, "without a bound: the prediction, the samples");
     assertTrue(sizes.size() >= 4 && sizes.stream().allMatch(size -> size <= 2),
         "slices of the 6 samples: " + sizes);
     assertArrayEquals(result(whole).maps().get(0).tensor().data(),
         result(sliced).maps().get(0).tensor().data());
+  }
+
+  @Test
+  void aModelAloneOnTheWorkerRunsCallsAsLargeAsItsBestBatch() {
+    engine.millisPerImage.put("large", 10L);
+    ActorRef<DeviceWorker.Command> worker = spawn(8, Duration.ofMillis(25));
+    engine.gate = new java.util.concurrent.CountDownLatch(1);
+    List<RecordingSink> sinks = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      sinks.add(vanilla(worker, large, "big", 0.1f, true));
+    }
+    engine.gate.countDown();
+    sinks.forEach(sink -> assertNull(outcome(sink)));
+
+    assertTrue(largeCallSizes().stream().anyMatch(size -> size > 2),
+        "no other model shares the worker, so no call is cut to 25 ms: " + largeCallSizes());
   }
 
   private static ExplainEvent.Result result(RecordingSink sink) {
