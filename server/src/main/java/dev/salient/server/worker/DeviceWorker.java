@@ -123,6 +123,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
    */
   private int expectedJobs;
   private int lastCallImages;
+  /** The model of the last engine call, whose clients a round may wait for. */
+  private String lastCallModel = "";
   /** Recent engine call time by images in the call (capped at maxBatch), moving average. */
   private final double[] callNanos;
   private Duration backoff;
@@ -275,9 +277,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return;
     }
     if (ready.size() < settings.maxBatch()) {
-      if (ready.size() < expectedJobs) {
+      int sameModel = ready.size(lastCallModel);
+      if (sameModel < expectedJobs && sameModel == ready.size()) {
         // The last call's clients may be on their way back: the last of them, or
-        // ReturnsOverdue, starts the round.
+        // ReturnsOverdue, starts the round. Another model's ready passes go at once: its call
+        // is no reason for the returning clients to miss theirs.
         return;
       }
       if (!delivering.isEmpty() && !batchWindowExpired && !settings.maxWait().isZero()) {
@@ -401,7 +405,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     meters.engineCall(images, done.nanos());
     meters.model(done.round().model()).engineCall(images, done.nanos());
     ready.charge(done.round(), done.rows(), done.nanos());
-    int expected = done.batch().size() + ready.size();
+    lastCallModel = done.round().model();
+    int expected = done.batch().size() + ready.size(lastCallModel);
     lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
       getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "
@@ -432,7 +437,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       }
       row += n;
     }
-    if (ready.size() >= expectedJobs) {
+    if (ready.size(lastCallModel) >= expectedJobs) {
       // Every job of the call is back already (iterative jobs, at once): nothing to wait for.
       expectedJobs = 0;
       timers.cancel(ReturnsOverdue.INSTANCE);

@@ -61,6 +61,11 @@ final class FairQueue {
     return ready.size();
   }
 
+  /** Jobs of {@code model} ready. */
+  int size(String model) {
+    return readyByModel.getOrDefault(model, 0);
+  }
+
   boolean isEmpty() {
     return ready.isEmpty();
   }
