@@ -76,7 +76,10 @@ public final class FakeExplainer implements Explainer {
   @Override
   public CompletionStage<dev.salient.grpc.StatsResponse> stats(dev.salient.grpc.StatsRequest in) {
     return CompletableFuture.completedFuture(
-        dev.salient.grpc.StatsResponse.newBuilder().setAdmitted(1).build());
+        dev.salient.grpc.StatsResponse.newBuilder().setAdmitted(1)
+            .addModels(dev.salient.grpc.ModelStats.newBuilder().setModel("fashion-mnist")
+                .setQueueWaitP99Ms(2.5).setEngineShare(1))
+            .build());
   }
 
   @Override

@@ -34,7 +34,8 @@ public record SalientSettings(
     AuthSettings auth,
     boolean allowPlaintextOnNetwork,
     boolean accessLog,
-    long maxPixels) {
+    long maxPixels,
+    dev.salient.server.worker.SharingSettings sharing) {
 
   /** {@link #metricsPort()} when no metrics endpoint is served. */
   public static final int METRICS_OFF = -1;
@@ -118,7 +119,8 @@ public record SalientSettings(
         AuthSettings.create(c),
         c.getBoolean("allow-plaintext-on-network"),
         c.getBoolean("access-log"),
-        c.getLong("limits.max-pixels"));
+        c.getLong("limits.max-pixels"),
+        dev.salient.server.worker.SharingSettings.create(c));
   }
 
   /**
@@ -200,7 +202,7 @@ public record SalientSettings(
   public dev.salient.server.worker.WorkerSettings workerSettings() {
     return new dev.salient.server.worker.WorkerSettings(
         maxBatch, maxWait, returnWaitFraction, maxReturnWait, restartMinBackoff,
-        restartMaxBackoff);
+        restartMaxBackoff, sharing);
   }
 
   private static void require(boolean ok, String message) {

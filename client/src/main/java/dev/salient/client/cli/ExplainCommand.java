@@ -79,6 +79,15 @@ final class ExplainCommand extends ClientCommand {
   int topK;
 
   @Option(
+      names = "--priority",
+      paramLabel = "LEVEL",
+      defaultValue = "0",
+      description = "Priority against other requests on the server's worker: higher first, "
+          + "counted up to the server's max-request-priority; negative gives way "
+          + "(default: ${DEFAULT-VALUE}).")
+  int priority;
+
+  @Option(
       names = "--frame-stride",
       paramLabel = "N",
       defaultValue = "1",
@@ -172,6 +181,7 @@ final class ExplainCommand extends ClientCommand {
             .setTopK(topK)
             .setFrameStride(frameStride)
             .setDeterministic(deterministic)
+            .setPriority(priority)
             .setFrameTensors(figures != null && figures.wantsFrameTensors())
             .setOmitSnapshots(figures == null || !figures.wantsSnapshots())
             .setRenderPng(outDir != null);

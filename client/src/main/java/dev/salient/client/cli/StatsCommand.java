@@ -2,6 +2,7 @@ package dev.salient.client.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.salient.grpc.ModelStats;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.VideoStats;
 import dev.salient.grpc.WorkerStats;
@@ -10,7 +11,10 @@ import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code salient stats}: the server's scheduler counters and per-worker batching. */
+/**
+ * {@code salient stats}: the server's scheduler counters, per-worker batching and per-model
+ * queue wait, pass time and share of engine time.
+ */
 @Command(name = "stats", description = "Show the server's request counters and batching.")
 final class StatsCommand extends ClientCommand {
 
@@ -38,6 +42,12 @@ final class StatsCommand extends ClientCommand {
           w.getQueueDepth(), w.getEngineCalls(), w.getImages(), meanBatch, w.getPassMeanMs(),
           w.getPassP50Ms(), w.getPassP99Ms(), w.getRestarts());
     }
+    for (ModelStats m : s.getModelsList()) {
+      out.printf(Locale.ROOT, "model      %s: %d engine calls, %d images, queue wait %.2f ms p50 "
+              + "/ %.2f p99, pass %.2f ms mean / %.2f p99, %.1f %% of engine time%n",
+          m.getModel(), m.getEngineCalls(), m.getImages(), m.getQueueWaitP50Ms(),
+          m.getQueueWaitP99Ms(), m.getPassMeanMs(), m.getPassP99Ms(), 100 * m.getEngineShare());
+    }
     VideoStats v = s.getVideo();
     out.printf(Locale.ROOT, "video      %d sessions (%d open), frames: %d explained, %d superseded,"
             + " %d refused (server busy)%n", v.getSessionsOpened(), v.getSessionsActive(),
@@ -60,6 +70,13 @@ final class StatsCommand extends ClientCommand {
           .put("pass_p99_ms", w.getPassP99Ms()).put("restarts", w.getRestarts());
       var sizes = n.putArray("batch_size_counts");
       w.getBatchSizeCountsList().forEach(sizes::add);
+    }
+    var models = root.putArray("models");
+    for (ModelStats m : s.getModelsList()) {
+      models.addObject().put("model", m.getModel()).put("engine_calls", m.getEngineCalls())
+          .put("images", m.getImages()).put("queue_wait_p50_ms", m.getQueueWaitP50Ms())
+          .put("queue_wait_p99_ms", m.getQueueWaitP99Ms()).put("pass_mean_ms", m.getPassMeanMs())
+          .put("pass_p99_ms", m.getPassP99Ms()).put("engine_share", m.getEngineShare());
     }
     VideoStats v = s.getVideo();
     root.putObject("video").put("sessions_opened", v.getSessionsOpened())

@@ -98,6 +98,16 @@ class SalientCliTest {
   }
 
   @Test
+  void statsPrintsEachModelsQueueWaitAndShareOfEngineTime() throws Exception {
+    CliRun run = cli("stats", "--server", server.address(), "--json");
+
+    var model = JSON.readTree(run.out()).get("models").get(0);
+    assertEquals("fashion-mnist", model.get("model").asText());
+    assertEquals(2.5, model.get("queue_wait_p99_ms").asDouble());
+    assertEquals(1.0, model.get("engine_share").asDouble());
+  }
+
+  @Test
   void explainSendsTheRequestTheOptionsDescribe() {
     CliRun run =
         cli(
@@ -115,7 +125,9 @@ class SalientCliTest {
                 "--top-k",
                 "3",
                 "--frame-stride",
-                "4"));
+                "4",
+                "--priority",
+                "-1"));
 
     assertEquals(0, run.code(), run.err());
     assertEquals(
@@ -128,6 +140,7 @@ class SalientCliTest {
             .putParams("steps", "10")
             .setTopK(3)
             .setFrameStride(4)
+            .setPriority(-1)
             .setOmitSnapshots(true)
             .build(),
         server.explainer.lastExplain.get());

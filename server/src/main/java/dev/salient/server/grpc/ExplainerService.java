@@ -147,7 +147,8 @@ public final class ExplainerService implements ExplainerPowerApi {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(),
         in.getMethod(), in.getParamsMap(), ProtoMapping.target(in.hasTarget(), in.getTarget()),
         in.getTopK(), in.getFrameStride(), in.getFrameTensors(), in.getRenderPng(),
-        GrpcTimeout.deadlineNanos(metadata), caller, in.getDeterministic());
+        GrpcTimeout.deadlineNanos(metadata), caller, in.getDeterministic())
+        .thenApply(o -> o.withPriority(in.getPriority()));
     boolean withSnapshots = !in.getOmitSnapshots();
     return accessLog.stream(Explainer.name + "/Explain", logged(in.getModel()), in.getMethod(), caller,
         submit(order).map(e -> ProtoMapping.event(e, withSnapshots)));
@@ -271,7 +272,7 @@ public final class ExplainerService implements ExplainerPowerApi {
       String requestId = UUID.randomUUID().toString();
       return CompletableFuture.supplyAsync(() -> new ExplainOrder(requestId, model.name(),
           decode(image, model), method, params, target, Math.min(k, model.numClasses()), stride,
-          frameTensors, renderPng, deadlineNanos, caller.name(), deterministic), decoder);
+          frameTensors, renderPng, deadlineNanos, caller.name(), deterministic, 0, false), decoder);
     } catch (SalientException e) {
       return CompletableFuture.failedFuture(e);
     }

@@ -114,6 +114,13 @@ final class ProtoMapping {
         .setFramesExplained(s.video().framesExplained())
         .setFramesSuperseded(s.video().framesSuperseded())
         .setFramesServerBusy(s.video().framesServerBusy()));
+    for (SchedulerMetrics.ModelSnapshot m : s.models()) {
+      b.addModels(dev.salient.grpc.ModelStats.newBuilder().setModel(m.name())
+          .setEngineCalls(m.engineCalls()).setImages(m.images())
+          .setQueueWaitP50Ms(m.queueWaitP50Millis()).setQueueWaitP99Ms(m.queueWaitP99Millis())
+          .setPassMeanMs(m.passMeanMillis()).setPassP99Ms(m.passP99Millis())
+          .setEngineShare(m.engineShare()));
+    }
     return b.build();
   }
 

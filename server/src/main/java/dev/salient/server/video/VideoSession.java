@@ -300,7 +300,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
     ExplainOrder order = new ExplainOrder(sessionId + "/" + decoded.sequence(),
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
         settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos,
-        client);
+        client, false, 0, true);
     supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
     return this;
   }

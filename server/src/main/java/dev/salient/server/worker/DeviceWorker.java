@@ -10,10 +10,8 @@ import dev.salient.server.util.CpuAffinity;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.worker.SchedulerMetrics.Outcome;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -39,9 +37,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs the jobs of one device, continuously batched. It owns the device's engine and the one
- * thread that calls it. Each round it takes the next pass of every ready job (same model, passes
- * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images), runs
- * them as one engine call, and hands every job its own rows of the result. A job is ready again
+ * thread that calls it. Each round it takes the next passes of ready jobs of one model, chosen
+ * and ordered by its {@link FairQueue} (fair between models and clients, by priority), passes
+ * that {@linkplain Pass#canShareCallWith can share a call}, up to {@code maxBatch} images and
+ * as many as fit in {@code max-call-time} at the model's recent time per image (a longer pass
+ * runs in slices), runs them as one engine call, and hands every job its own rows of the
+ * result. A job is ready again
  * once its events are in its response stream's buffer (at once, while the buffer has room), so a
  * slow client holds back only its own job; a round waits at most {@code maxWait} for jobs whose
  * clients are making room, so that iterative jobs keep stepping together. When fewer jobs are
@@ -56,6 +57,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private static final Logger log = LoggerFactory.getLogger(DeviceWorker.class);
   /** Weight of the newest engine call in the moving average of call times. */
   private static final double CALL_TIME_WEIGHT = 0.25;
+  /** How long after its last job ends a model still counts as sharing the worker. */
+  static final java.time.Duration SHARING_MEMORY = java.time.Duration.ofSeconds(1);
 
   /** Messages of the worker. */
   public sealed interface Command {}
@@ -66,9 +69,16 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** Ends every job of this worker with {@code reason}, wherever it stands. */
   public record EndAllJobs(SalientException reason) implements Command {}
 
-  /** The outcome of one engine call: {@code rows[i]} result rows belong to {@code batch[i]}. */
-  private record RoundDone(List<Job> batch, int[] rows, long nanos, PassResult result,
-      Throwable error) implements Command {}
+  /**
+   * The outcome of one engine call: {@code rows[i]} result rows belong to {@code
+   * round.jobs()[i]}.
+   */
+  private record RoundDone(FairQueue.Round round, int[] rows, long nanos, PassResult result,
+      Throwable error) implements Command {
+    List<Job> batch() {
+      return round.jobs();
+    }
+  }
 
   private record JobReady(long jobId) implements Command {}
 
@@ -97,7 +107,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private final TimerScheduler<Command> timers;
   private final Map<Long, Job> jobs = new HashMap<>();
   private final Map<Long, ActorRef<ExplainSupervisor.Command>> endListeners = new HashMap<>();
-  private final Deque<Job> ready = new ArrayDeque<>();
+  private final FairQueue ready;
+  /** Recent time per image of each model's engine calls, moving average. */
+  private final Map<String, Double> nanosPerImage = new HashMap<>();
+  /** Jobs on this worker by model, and when each model's last job ended. */
+  private final Map<String, Integer> jobsByModel = new HashMap<>();
+  private final Map<String, Long> lastJobEnded = new HashMap<>();
   private final Set<Long> delivering = new HashSet<>();
   private PassEngine engine;
   private boolean engineBusy;
@@ -108,6 +123,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
    */
   private int expectedJobs;
   private int lastCallImages;
+  /** The model of the last engine call, whose clients a round may wait for. */
+  private String lastCallModel = "";
   /** Recent engine call time by images in the call (capped at maxBatch), moving average. */
   private final double[] callNanos;
   private Duration backoff;
@@ -125,6 +142,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     this.meters = meters;
     this.backoff = settings.restartMinBackoff();
     this.callNanos = new double[settings.maxBatch() + 1];
+    this.ready = new FairQueue(settings.sharing());
   }
 
   /**
@@ -236,6 +254,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private Behavior<Command> onStartJob(StartJob start) {
     Job job = start.job();
     jobs.put(job.id(), job);
+    jobsByModel.merge(job.modelName(), 1, Integer::sum);
     endListeners.put(job.id(), start.onEnd());
     meters.activeJobs.set(jobs.size());
     getContext().pipeToSelf(job.sink().whenClosed(), (ok, err) -> new StreamClosed(job.id()));
@@ -245,7 +264,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private void markReady(Job job) {
-    ready.addLast(job);
+    ready.add(job, System.nanoTime());
     meters.queueDepth.set(ready.size());
   }
 
@@ -258,9 +277,11 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return;
     }
     if (ready.size() < settings.maxBatch()) {
-      if (ready.size() < expectedJobs) {
+      int sameModel = ready.size(lastCallModel);
+      if (sameModel < expectedJobs && sameModel == ready.size()) {
         // The last call's clients may be on their way back: the last of them, or
-        // ReturnsOverdue, starts the round.
+        // ReturnsOverdue, starts the round. Another model's ready passes go at once: its call
+        // is no reason for the returning clients to miss theirs.
         return;
       }
       if (!delivering.isEmpty() && !batchWindowExpired && !settings.maxWait().isZero()) {
@@ -276,36 +297,59 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     batchWindowExpired = false;
     timers.cancel(ReturnsOverdue.INSTANCE);
     expectedJobs = 0;
-    Job first = ready.pollFirst();
-    Pass firstPass = first.nextPass();
-    List<Job> batch = new ArrayList<>();
-    List<Pass> passes = new ArrayList<>();
-    batch.add(first);
-    passes.add(firstPass);
-    int rows = firstPass.size();
-    int limit = Math.min(settings.maxBatch(), engine.bestBatch(first.modelName()));
-    for (var it = ready.iterator(); it.hasNext() && rows < limit; ) {
-      Job job = it.next();
-      Pass pass = job.nextPass();
-      if (job.modelName().equals(first.modelName()) && firstPass.canShareCallWith(pass)
-          && rows + pass.size() <= limit) {
-        it.remove();
-        batch.add(job);
-        passes.add(pass);
-        rows += pass.size();
-      }
-    }
+    FairQueue.Round round = ready.next(this::rowLimit, System.nanoTime());
     meters.queueDepth.set(ready.size());
-    Pass combined = Pass.concat(passes);
-    String model = first.modelName();
+    SchedulerMetrics.ModelMeters modelMeters = meters.model(round.model());
+    for (long waited : round.waitedNanos()) {
+      modelMeters.queueWait(waited);
+    }
+    Pass combined = Pass.concat(round.passes());
+    String model = round.model();
     PassEngine current = engine;
     engineBusy = true;
     long start = System.nanoTime();
     CompletionStage<PassResult> call =
         CompletableFuture.supplyAsync(() -> current.run(model, combined), engineThread);
-    int[] rowCounts = passes.stream().mapToInt(Pass::size).toArray();
+    int[] rowCounts = round.passes().stream().mapToInt(Pass::size).toArray();
     getContext().pipeToSelf(call, (result, error) ->
-        new RoundDone(batch, rowCounts, System.nanoTime() - start, result, error));
+        new RoundDone(round, rowCounts, System.nanoTime() - start, result, error));
+  }
+
+  /**
+   * The most images one call on {@code model} may carry: {@code maxBatch}, the engine's best
+   * batch and, while another model shares the worker, as many as fit in {@code max-call-time}
+   * at the model's recent time per image (one image until a call has been timed).
+   */
+  private int rowLimit(String model) {
+    int limit = Math.min(settings.maxBatch(), engine.bestBatch(model));
+    java.time.Duration bound = settings.sharing().maxCallTime();
+    if (bound.isZero() || !othersShare(model)) {
+      return limit;
+    }
+    Double perImage = nanosPerImage.get(model);
+    if (perImage == null) {
+      return 1;
+    }
+    return (int) Math.max(1, Math.min(limit, bound.toNanos() / perImage));
+  }
+
+  /**
+   * Whether a model other than {@code model} has a job on this worker, or had one within {@link
+   * #SHARING_MEMORY}: a model alone keeps the throughput of its best batch.
+   */
+  private boolean othersShare(String model) {
+    for (Map.Entry<String, Integer> e : jobsByModel.entrySet()) {
+      if (!e.getKey().equals(model) && e.getValue() > 0) {
+        return true;
+      }
+    }
+    long now = System.nanoTime();
+    for (Map.Entry<String, Long> e : lastJobEnded.entrySet()) {
+      if (!e.getKey().equals(model) && now - e.getValue() < SHARING_MEMORY.toNanos()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -345,7 +389,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** Jobs whose deadline passed leave before their next pass. */
   private void dropExpired() {
     long now = System.nanoTime();
-    for (Job job : new ArrayList<>(ready)) {
+    for (Job job : ready.jobs()) {
       if (job.pastDeadline(now)) {
         getContext().getLog().info("request {} passed its deadline; stopping it", job.requestId());
         endJob(job, Outcome.DEADLINE_EXCEEDED, new SalientException.DeadlineExceeded(
@@ -359,7 +403,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     engineBusy = false;
     int images = java.util.Arrays.stream(done.rows()).sum();
     meters.engineCall(images, done.nanos());
-    int expected = done.batch().size() + ready.size();
+    meters.model(done.round().model()).engineCall(images, done.nanos());
+    ready.charge(done.round(), done.rows(), done.nanos());
+    lastCallModel = done.round().model();
+    int expected = done.batch().size() + ready.size(lastCallModel);
     lastCallImages = Math.min(images, settings.maxBatch());
     if (done.error() != null) {
       getContext().getLog().error("engine call on {} ({} images) failed; failing its {} "
@@ -375,6 +422,8 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       return this;
     }
     backoff = settings.restartMinBackoff();
+    nanosPerImage.merge(done.round().model(), (double) done.nanos() / images,
+        (old, sample) -> old + CALL_TIME_WEIGHT * (sample - old));
     double previous = callNanos[lastCallImages];
     callNanos[lastCallImages] =
         previous == 0 ? done.nanos() : previous + CALL_TIME_WEIGHT * (done.nanos() - previous);
@@ -388,7 +437,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
       }
       row += n;
     }
-    if (ready.size() >= expectedJobs) {
+    if (ready.size(lastCallModel) >= expectedJobs) {
       // Every job of the call is back already (iterative jobs, at once): nothing to wait for.
       expectedJobs = 0;
       timers.cancel(ReturnsOverdue.INSTANCE);
@@ -423,7 +472,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     if (reloaded.error() != null) {
       getContext().getLog().error("reloading the engine on {} failed; retrying in {} ms", name,
           backoff.toMillis(), reloaded.error());
-      for (Job job : new ArrayList<>(ready)) {
+      for (Job job : ready.jobs()) {
         endJob(job, Outcome.FAILED, new SalientException.Unavailable("the model engine on "
             + device + " is down and restarting: " + rootMessage(reloaded.error())
             + "; retry the request", reloaded.error()));
@@ -440,7 +489,12 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   private void deliver(Job job, PassResult result) {
     List<ExplainEvent> events;
     try {
-      events = job.onPassResult(result);
+      events = job.onSliceResult(result);
+      if (events == null) {
+        // The first rows of a pass too long for one call: the job waits for its next slice.
+        markReady(job);
+        return;
+      }
     } catch (SalientException e) {
       endJob(job, Outcome.FAILED, e);
       return;
@@ -509,7 +563,10 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   }
 
   private void endJob(Job job, Outcome outcome, Throwable error) {
-    jobs.remove(job.id());
+    if (jobs.remove(job.id()) != null) {
+      jobsByModel.merge(job.modelName(), -1, Integer::sum);
+      lastJobEnded.put(job.modelName(), System.nanoTime());
+    }
     ready.remove(job);
     delivering.remove(job.id());
     meters.activeJobs.set(jobs.size());

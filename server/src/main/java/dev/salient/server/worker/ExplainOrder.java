@@ -19,6 +19,10 @@ import java.util.Map;
  * @param deterministic run every pass of the request alone, never in an engine call shared with
  *     other requests, so that the answer is the same bit for bit whatever else the server is
  *     doing (see docs/reproducibility.md)
+ * @param priority the request's own priority level, added to its model's (higher runs first;
+ *     0: none of its own)
+ * @param liveFrame whether this is a frame of a live-video stream (which gets {@code
+ *     salient.sharing.video-priority} on top)
  */
 public record ExplainOrder(
     String requestId,
@@ -33,10 +37,23 @@ public record ExplainOrder(
     boolean renderPng,
     long deadlineNanos,
     String client,
-    boolean deterministic) {
+    boolean deterministic,
+    int priority,
+    boolean liveFrame) {
 
   /** The client of an order whose caller is not known. */
   public static final String ANONYMOUS = "anonymous";
+
+  /**
+   * An order whose passes may share engine calls with other requests' passes, of no priority of
+   * its own, that is not a video frame.
+   */
+  public ExplainOrder(String requestId, String model, float[] image, String method,
+      Map<String, String> parameters, TargetSpec target, int topK, int frameStride,
+      boolean frameTensors, boolean renderPng, long deadlineNanos, String client) {
+    this(requestId, model, image, method, parameters, target, topK, frameStride, frameTensors,
+        renderPng, deadlineNanos, client, false, 0, false);
+  }
 
   /** Copies the parameters. */
   public ExplainOrder {
@@ -44,12 +61,11 @@ public record ExplainOrder(
     client = client == null || client.isEmpty() ? ANONYMOUS : client;
   }
 
-  /** An order whose passes may share engine calls with other requests' passes. */
-  public ExplainOrder(String requestId, String model, float[] image, String method,
-      Map<String, String> parameters, TargetSpec target, int topK, int frameStride,
-      boolean frameTensors, boolean renderPng, long deadlineNanos, String client) {
-    this(requestId, model, image, method, parameters, target, topK, frameStride, frameTensors,
-        renderPng, deadlineNanos, client, false);
+  /** The same order with the request's own priority level {@code level}. */
+  public ExplainOrder withPriority(int level) {
+    return new ExplainOrder(requestId, model, image, method, parameters, target, topK,
+        frameStride, frameTensors, renderPng, deadlineNanos, client, deterministic, level,
+        liveFrame);
   }
 
   /** Whether the deadline has passed. */

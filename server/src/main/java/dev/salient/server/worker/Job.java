@@ -33,6 +33,9 @@ final class Job {
   private int targetClass;
   private boolean finished;
   private int passes;
+  /** Results of the first rows of the next pass, run in calls of their own (slices). */
+  private final List<PassResult> doneSlices = new ArrayList<>();
+  private int doneRows;
 
   Job(long id, ExplainOrder order, ModelPackage model, ExplanationMethod.Prepared method,
       EventSink sink) {
@@ -73,6 +76,46 @@ final class Job {
   /** Who asked (see {@link ExplainOrder#client()}). */
   String client() {
     return order.client();
+  }
+
+  /** The request's own priority level (see {@link ExplainOrder#priority()}). */
+  int priority() {
+    return order.priority();
+  }
+
+  /** Whether the request is a frame of a live-video stream. */
+  boolean liveFrame() {
+    return order.liveFrame();
+  }
+
+  /**
+   * The rows of the next pass that have not run yet: all of it, unless earlier engine calls ran
+   * its first rows as slices ({@link #onSliceResult}). Null when the job has finished.
+   */
+  Pass pendingRows() {
+    Pass next = nextPass();
+    return next == null || doneRows == 0 ? next : next.slice(doneRows, next.size());
+  }
+
+  /**
+   * Consumes the result of the first rows of {@link #pendingRows()}: when they complete the
+   * pass, the pass's events (as {@link #onPassResult}), else null (the job waits for its next
+   * slice).
+   */
+  List<ExplainEvent> onSliceResult(PassResult rows) {
+    int total = nextPass().size();
+    if (doneRows == 0 && rows.logits().size() == total) {
+      return onPassResult(rows);
+    }
+    doneSlices.add(rows);
+    doneRows += rows.logits().size();
+    if (doneRows < total) {
+      return null;
+    }
+    PassResult whole = PassResult.concat(doneSlices);
+    doneSlices.clear();
+    doneRows = 0;
+    return onPassResult(whole);
   }
 
   /** Whether the client's deadline has passed. */

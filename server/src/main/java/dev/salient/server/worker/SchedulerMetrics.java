@@ -28,6 +28,7 @@ public final class SchedulerMetrics {
   private final Counter rejected;
   private final Map<Outcome, Counter> ended = new ConcurrentHashMap<>();
   private final Map<String, WorkerMeters> workers = new ConcurrentHashMap<>();
+  private final Map<String, ModelMeters> models = new ConcurrentHashMap<>();
   private final Counter videoSessions;
   private final AtomicInteger videoSessionsActive = new AtomicInteger();
   private final Map<String, Counter> videoFrames = new ConcurrentHashMap<>();
@@ -97,7 +98,13 @@ public final class SchedulerMetrics {
 
   /** The meters of worker {@code name}, created on first use. */
   WorkerMeters worker(String name, String device, int maxBatch) {
-    return workers.computeIfAbsent(name, n -> new WorkerMeters(registry, n, device, maxBatch));
+    return workers.computeIfAbsent(name,
+        n -> new WorkerMeters(registry, n, device, maxBatch, this::model));
+  }
+
+  /** The meters of model {@code name} (over every worker), created on first use. */
+  ModelMeters model(String name) {
+    return models.computeIfAbsent(name, n -> new ModelMeters(registry, n));
   }
 
   /** The counters now. */
@@ -113,7 +120,14 @@ public final class SchedulerMetrics {
             .sorted(java.util.Comparator.comparing(WorkerSnapshot::name)).toList(),
         new VideoSnapshot((long) videoSessions.count(), videoSessionsActive.get(),
             frames(FrameOutcome.EXPLAINED), frames(FrameOutcome.SUPERSEDED),
-            frames(FrameOutcome.SERVER_BUSY)));
+            frames(FrameOutcome.SERVER_BUSY)),
+        modelSnapshots());
+  }
+
+  private List<ModelSnapshot> modelSnapshots() {
+    long total = models.values().stream().mapToLong(m -> m.engineNanos.get()).sum();
+    return models.values().stream().map(m -> m.snapshot(total))
+        .sorted(java.util.Comparator.comparing(ModelSnapshot::name)).toList();
   }
 
   private long frames(FrameOutcome outcome) {
@@ -129,7 +143,23 @@ public final class SchedulerMetrics {
       long deadlineExceeded,
       long failed,
       List<WorkerSnapshot> workers,
-      VideoSnapshot video) {}
+      VideoSnapshot video,
+      List<ModelSnapshot> models) {}
+
+  /**
+   * One model's scheduling over every worker: how long its passes waited for an engine call
+   * (from ready to the call's start), its calls' times, and its share of all models' engine time
+   * since the server started.
+   */
+  public record ModelSnapshot(
+      String name,
+      long engineCalls,
+      long images,
+      double queueWaitP50Millis,
+      double queueWaitP99Millis,
+      double passMeanMillis,
+      double passP99Millis,
+      double engineShare) {}
 
   /** Video streams and what became of their frames. */
   public record VideoSnapshot(long sessionsOpened, int sessionsActive, long framesExplained,
@@ -160,9 +190,12 @@ public final class SchedulerMetrics {
     private final AtomicLongArray batchSizes;
     private final DistributionSummary batchSize;
     private final Timer passLatency;
+    private final java.util.function.Function<String, ModelMeters> models;
 
-    WorkerMeters(MeterRegistry registry, String name, String device, int maxBatch) {
+    WorkerMeters(MeterRegistry registry, String name, String device, int maxBatch,
+        java.util.function.Function<String, ModelMeters> models) {
       this.name = name;
+      this.models = models;
       this.device = device;
       this.batchSizes = new AtomicLongArray(maxBatch + 1);
       List<Tag> tags = List.of(Tag.of("worker", name), Tag.of("device", device));
@@ -199,6 +232,11 @@ public final class SchedulerMetrics {
       passLatency.record(nanos, TimeUnit.NANOSECONDS);
     }
 
+    /** The meters of model {@code model}, shared by every worker. */
+    ModelMeters model(String model) {
+      return models.apply(model);
+    }
+
     void restarted() {
       restarts.incrementAndGet();
     }
@@ -221,6 +259,60 @@ public final class SchedulerMetrics {
       return new WorkerSnapshot(name, device, activeJobs.get(), queueDepth.get(),
           passLatency.count(), images.get(), sizes, h.mean(TimeUnit.MILLISECONDS), p50, p99,
           restarts.get());
+    }
+  }
+
+  /** The meters of one model, over every worker. */
+  static final class ModelMeters {
+    private final String name;
+    private final AtomicLong engineNanos = new AtomicLong();
+    private final AtomicLong images = new AtomicLong();
+    private final Timer queueWait;
+    private final Timer passTime;
+
+    ModelMeters(MeterRegistry registry, String name) {
+      this.name = name;
+      List<Tag> tags = List.of(Tag.of("model", name));
+      this.queueWait = Timer.builder("salient.model.queue.wait").tags(tags)
+          .description("time a pass of the model waited from ready to the start of its call")
+          .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofNanos(100_000))
+          .maximumExpectedValue(Duration.ofMinutes(1)).register(registry);
+      this.passTime = Timer.builder("salient.model.pass.latency").tags(tags)
+          .description("time of one engine call on the model (its sum: the model's engine time)")
+          .publishPercentiles(0.5, 0.99).publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(1))
+          .register(registry);
+      FunctionCounter.builder("salient.model.images", images, AtomicLong::get).tags(tags)
+          .description("images of the model put through an engine").register(registry);
+    }
+
+    void queueWait(long nanos) {
+      queueWait.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void engineCall(int images, long nanos) {
+      this.images.addAndGet(images);
+      engineNanos.addAndGet(nanos);
+      passTime.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    ModelSnapshot snapshot(long allEngineNanos) {
+      HistogramSnapshot wait = queueWait.takeSnapshot();
+      HistogramSnapshot pass = passTime.takeSnapshot();
+      return new ModelSnapshot(name, passTime.count(), images.get(),
+          percentile(wait, 0.5), percentile(wait, 0.99), pass.mean(TimeUnit.MILLISECONDS),
+          percentile(pass, 0.99),
+          allEngineNanos == 0 ? 0 : (double) engineNanos.get() / allEngineNanos);
+    }
+
+    private static double percentile(HistogramSnapshot h, double p) {
+      for (ValueAtPercentile v : h.percentileValues()) {
+        if (v.percentile() == p) {
+          return v.value(TimeUnit.MILLISECONDS);
+        }
+      }
+      return 0;
     }
   }
 }

@@ -14,10 +14,18 @@ import java.time.Duration;
  * @param maxReturnWait the longest such wait
  * @param restartMinBackoff first delay before reloading a failed engine; doubles per failure
  * @param restartMaxBackoff longest delay between reload attempts
+ * @param sharing how the engine's time is shared between models, clients and priorities
  */
 public record WorkerSettings(
     int maxBatch, Duration maxWait, double returnWaitFraction, Duration maxReturnWait,
-    Duration restartMinBackoff, Duration restartMaxBackoff) {
+    Duration restartMinBackoff, Duration restartMaxBackoff, SharingSettings sharing) {
+
+  /** Settings with {@link SharingSettings#DEFAULT} sharing. */
+  public WorkerSettings(int maxBatch, Duration maxWait, double returnWaitFraction,
+      Duration maxReturnWait, Duration restartMinBackoff, Duration restartMaxBackoff) {
+    this(maxBatch, maxWait, returnWaitFraction, maxReturnWait, restartMinBackoff,
+        restartMaxBackoff, SharingSettings.DEFAULT);
+  }
 
   /** Checks the ranges. */
   public WorkerSettings {
@@ -32,5 +40,6 @@ public record WorkerSettings(
       throw new IllegalArgumentException("max-wait, max-return-wait and restart backoffs must be "
           + "non-negative, min <= max");
     }
+    java.util.Objects.requireNonNull(sharing, "sharing");
   }
 }

@@ -289,6 +289,17 @@ class ExplainerServiceTest {
     }
   }
 
+  @Test
+  void statsGiveEachModelThatRanItsEngineCallsAndShareOfEngineTime() {
+    result(vanillaRequest().setPriority(1).build());
+
+    var models = stats().getModelsList();
+    var fashion = models.stream().filter(m -> m.getModel().equals("fashion-mnist")).findFirst()
+        .orElseThrow(() -> new AssertionError("no stats of the default model: " + models));
+    assertTrue(fashion.getEngineCalls() > 0 && fashion.getImages() > 0, fashion.toString());
+    assertEquals(1.0, models.stream().mapToDouble(m -> m.getEngineShare()).sum(), 1e-9);
+  }
+
   static ExplainRequest longRequest() {
     // 10000 tiny BIM steps never flip: a request that runs until something stops it.
     return vanillaRequest().setMethod("bim").putParams("alpha", "0.000001")

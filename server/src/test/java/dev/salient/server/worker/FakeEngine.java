@@ -5,8 +5,11 @@ import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,12 +24,31 @@ final class FakeEngine implements PassEngine {
   volatile long callMillis;
   /** What {@link #bestBatch} reports. */
   volatile int bestBatch = Integer.MAX_VALUE;
+  /** Each call on a model named here also takes this long per image, once past the gate. */
+  final Map<String, Long> millisPerImage = new ConcurrentHashMap<>();
+  /** When set, each call first takes one permit: the test lets calls through one by one. */
+  volatile Semaphore permits;
+  /** Every call that has passed the gate, in order (recorded before it takes its permit). */
+  final List<Call> calls = new CopyOnWriteArrayList<>();
+
+  /** A call: its model and the first pixel of each of its images (to tell jobs apart). */
+  record Call(String model, List<Float> firstPixels) {
+    int size() {
+      return firstPixels.size();
+    }
+  }
 
   @Override
   public PassResult run(String modelName, Pass pass) {
     try {
       gate.await(10, TimeUnit.SECONDS);
-      Thread.sleep(callMillis);
+      calls.add(new Call(modelName,
+          pass.images().stream().map(image -> image[0]).toList()));
+      Semaphore calledOneByOne = permits;
+      if (calledOneByOne != null && !calledOneByOne.tryAcquire(10, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the test let no call through");
+      }
+      Thread.sleep(callMillis + millisPerImage.getOrDefault(modelName, 0L) * pass.size());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

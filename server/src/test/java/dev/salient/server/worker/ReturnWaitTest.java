@@ -34,6 +34,7 @@ class ReturnWaitTest {
   static final ActorTestKit testKit = ActorTestKit.create(ManualTime.config());
   static final ManualTime manualTime = ManualTime.get(testKit.system());
   static ModelPackage model;
+  static ModelPackage other;
 
   FakeEngine engine;
   ActorRef<DeviceWorker.Command> worker;
@@ -46,6 +47,12 @@ class ReturnWaitTest {
         + "\"labels\":\"labels.txt\",\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
     Files.writeString(dir.resolve("labels.txt"), "up\ndown\n");
     model = ModelPackage.read(dir);
+    Path otherDir = Files.createDirectories(dir.resolve("other"));
+    Files.writeString(otherDir.resolve("model.json"), "{\"name\":\"other\","
+        + "\"format\":\"torchscript\",\"labels\":\"labels.txt\","
+        + "\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
+    Files.writeString(otherDir.resolve("labels.txt"), "up\ndown\n");
+    other = ModelPackage.read(otherDir);
   }
 
   @AfterAll
@@ -74,11 +81,16 @@ class ReturnWaitTest {
 
   /** A job of one pass (the logit's gradient comes with the prediction), or two. */
   private RecordingSink submit(boolean twoPasses) {
+    return submit(model, twoPasses);
+  }
+
+  private RecordingSink submit(ModelPackage onModel, boolean twoPasses) {
     RecordingSink sink = new RecordingSink();
     Map<String, String> params = twoPasses ? Map.of("output", "probability") : Map.of();
-    ExplainOrder order = new ExplainOrder("r" + nextId, "fake", new float[] {0.1f, 0.2f, 0.3f,
-        0.4f}, "vanilla", params, new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE, ExplainOrder.ANONYMOUS);
-    Job job = new Job(nextId++, order, model, new VanillaGradient().prepare(params), sink);
+    ExplainOrder order = new ExplainOrder("r" + nextId, onModel.name(), new float[] {0.1f, 0.2f,
+        0.3f, 0.4f}, "vanilla", params, new TargetSpec.Predicted(), 2, 1, false, false,
+        Long.MAX_VALUE, ExplainOrder.ANONYMOUS);
+    Job job = new Job(nextId++, order, onModel, new VanillaGradient().prepare(params), sink);
     worker.tell(new DeviceWorker.StartJob(job, ended.getRef()));
     return sink;
   }
@@ -158,5 +170,20 @@ class ReturnWaitTest {
     assertCompletes(submit(false));
 
     assertEquals(List.of(1, 2, 1), engine.batchSizes);
+  }
+
+  @Test
+  void anotherModelsReadyPassDoesNotWaitForTheLastCallsClients() {
+    spawn(8, 1.0, Duration.ofHours(1));
+    engine.gate = new CountDownLatch(1);
+    RecordingSink first = submit(false);
+    RecordingSink waiting = submit(false);
+    RecordingSink otherModel = submit(other, false);
+    engine.gate.countDown();
+    assertCompletes(first, waiting);
+
+    // The call of the model "fake" carried two jobs; the other model's pass goes at once, with
+    // the clock standing still, instead of waiting for those clients to come back.
+    assertCompletes(otherModel);
   }
 }

@@ -158,7 +158,7 @@ class SameAnswerTest {
   static ExplainOrder order(String method, int i, boolean deterministic) {
     return new ExplainOrder("same-" + i, model.name(), TestImages.sample(i * 4),
         method, Map.of(), new TargetSpec.Rank(1 + i % 3), 3, Integer.MAX_VALUE, false, false,
-        Long.MAX_VALUE, ExplainOrder.ANONYMOUS, deterministic);
+        Long.MAX_VALUE, ExplainOrder.ANONYMOUS, deterministic, 0, false);
   }
 
   /** Starts {@code orders} at once on the worker and waits for their results, in order. */

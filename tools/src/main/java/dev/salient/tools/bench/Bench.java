@@ -132,6 +132,25 @@ public final class Bench implements Callable<Integer> {
       description = "Frame rate of the paced video stream (default ${DEFAULT-VALUE}).")
   private double videoFps;
 
+  @Option(names = "--sharing",
+      description = "Only the engine-sharing rows (sharing.*, SharingBench): the default model "
+          + "beside colour224, live video beside it, a client beside a flood of long requests.")
+  private boolean sharing;
+
+  @Option(names = "--sharing-trials", defaultValue = "2",
+      description = "Alone/beside pairs of sharing.small and sharing.large (default "
+          + "${DEFAULT-VALUE}).")
+  private int sharingTrials;
+
+  @Option(names = "--sharing-large", defaultValue = "resnet18",
+      description = "The large model beside the default one in --sharing: resnet18 (random "
+          + "weights) or colour224 (default: ${DEFAULT-VALUE}).")
+  private String sharingLarge;
+
+  @Option(names = "--sharing-unbounded",
+      description = "In --sharing, run the pairs again on a server with max-call-time off.")
+  private boolean sharingUnbounded;
+
   private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
   /** JIT compiler work per second below which the gRPC path counts as warm. */
@@ -165,6 +184,11 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (sharing) {
+      new SharingBench(serverConfig(), seconds, sharingTrials, videoSeconds, videoFps,
+          sharingLarge, sharingUnbounded, this::emit, this::note).run();
+      return 0;
+    }
     long rssStart = ResidentMemory.bytes();
     Path scratch = Files.createTempDirectory("salient-bench");
     List<Subject> subjects = new ArrayList<>();
@@ -175,15 +199,7 @@ public final class Bench implements Callable<Integer> {
         + System.getProperty("os.arch") + ", java " + System.getProperty("java.version")
         + ", torch threads " + System.getProperty(InferenceEngine.THREADS_PROPERTY,
             "chosen per model"));
-    Map<String, Object> overrides = new LinkedHashMap<>(Map.of(
-        "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
-        "salient.scheduler.max-in-flight", 4096,
-        // Every bench client comes from 127.0.0.1, one client to the per-client quota.
-        "salient.scheduler.max-in-flight-per-client", 4096));
-    if (!serverCores.equalsIgnoreCase("off")) {
-      overrides.put("salient.cpu-affinity.server-cores", serverCores);
-    }
-    Config config = ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load());
+    Config config = serverConfig();
     SalientSettings serverSettings = SalientSettings.create(config);
     Map<String, Double> bestBatch = new LinkedHashMap<>();
     try (InferenceEngine engine =
@@ -238,6 +254,19 @@ public final class Bench implements Callable<Integer> {
     emit("memory.rss", "all", rssEnd / 1e6, "MB", "start", rssStart / 1e6);
     hostDrift(subjects.get(0));
     return 0;
+  }
+
+  /** The configuration of the servers this bench starts: its options over the defaults. */
+  private Config serverConfig() {
+    Map<String, Object> overrides = new LinkedHashMap<>(Map.of(
+        "salient.port", 0, "salient.scheduler.max-batch", maxBatch,
+        "salient.scheduler.max-in-flight", 4096,
+        // Every bench client comes from 127.0.0.1, one client to the per-client quota.
+        "salient.scheduler.max-in-flight-per-client", 4096));
+    if (!serverCores.equalsIgnoreCase("off")) {
+      overrides.put("salient.cpu-affinity.server-cores", serverCores);
+    }
+    return ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load());
   }
 
   private Subject subject(String label, Path scratch) throws IOException {

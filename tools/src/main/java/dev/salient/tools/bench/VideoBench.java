@@ -117,7 +117,7 @@ final class VideoBench {
   }
 
   /** What one paced stream measured. */
-  private record Run(int framesIn, int explained, int dropped, double[] latenciesMs,
+  record Run(int framesIn, int explained, int dropped, double[] latenciesMs,
       double[] serverLatenciesMs, double seconds, int maxQueueDepth) {}
 
   /**
@@ -206,7 +206,7 @@ final class VideoBench {
     }
   }
 
-  private Run stream(ModelPackage model, List<VideoFrame> frames, double fps, double seconds,
+  Run stream(ModelPackage model, List<VideoFrame> frames, double fps, double seconds,
       ExplainerClient client, ManagedChannel channel) throws Exception {
     int count = (int) Math.round(fps * seconds);
     long[] sentNanos = new long[count + 1];
@@ -331,7 +331,7 @@ final class VideoBench {
   }
 
   /** Distinct frames as raw tensors in the model's input size, as the video client sends them. */
-  private static List<VideoFrame> frames(ModelPackage model) {
+  static List<VideoFrame> frames(ModelPackage model) {
     List<VideoFrame> frames = new ArrayList<>();
     for (int seed = 0; seed < DISTINCT_FRAMES; seed++) {
       float[] pixels = Bench.syntheticImage(model.input(), seed);
