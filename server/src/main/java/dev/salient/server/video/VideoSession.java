@@ -397,7 +397,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
 
   private Behavior<Command> onOutputGone() {
     if (!ended) {
-      getContext().getLog().info("video session {} cancelled by its client after {} answered "
+      getContext().getLog().debug("video session {} cancelled by its client after {} answered "
           + "frames; freeing its {} frames in flight", sessionId, answered, inFlight);
       ended = true;
     }

@@ -391,7 +391,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
     long now = System.nanoTime();
     for (Job job : ready.jobs()) {
       if (job.pastDeadline(now)) {
-        getContext().getLog().info("request {} passed its deadline; stopping it", job.requestId());
+        getContext().getLog().debug("request {} passed its deadline; stopping it", job.requestId());
         endJob(job, Outcome.DEADLINE_EXCEEDED, new SalientException.DeadlineExceeded(
             "the request's deadline passed after " + job.passes()
                 + " model passes; allow more time or ask for fewer steps"));
@@ -523,7 +523,7 @@ public final class DeviceWorker extends AbstractBehavior<DeviceWorker.Command> {
   /** The job's events are in its stream ({@code accepted}), or its stream had closed. */
   private void afterDelivery(Job job, boolean accepted) {
     if (!accepted) {
-      getContext().getLog().info("request {} cancelled by its client after {} passes; freeing it",
+      getContext().getLog().debug("request {} cancelled by its client after {} passes; freeing it",
           job.requestId(), job.passes());
       endJob(job, Outcome.CANCELLED, null);
     } else if (job.isFinished()) {
