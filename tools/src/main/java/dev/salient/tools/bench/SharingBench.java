@@ -10,6 +10,7 @@ import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.Target;
 import dev.salient.server.SalientServer;
+import dev.salient.server.auth.Tokens;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.InputSpec;
@@ -25,7 +26,9 @@ import dev.salient.server.worker.ExplainOrder;
 import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
+import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
@@ -40,6 +43,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -114,6 +118,58 @@ final class SharingBench {
           .withFallback(config), small, large, "sharing.unbounded", false);
     }
     floodInProcess(small, SalientSettings.create(config));
+    floodWithTokens(small);
+  }
+
+  /**
+   * The flood over gRPC as a server that tells its callers apart sees it: a server of {@code
+   * small} with a tokens file, the flood sent with one token and the other client's requests
+   * with another, so the scheduler shares rounds between two clients.
+   */
+  private void floodWithTokens(ModelPackage small) throws Exception {
+    String flooderToken = Tokens.mint();
+    String otherToken = Tokens.mint();
+    Path tokens = Files.createTempFile("salient-sharing", ".tokens");
+    Files.writeString(tokens, "flooder " + Tokens.hash(flooderToken) + "\nother "
+        + Tokens.hash(otherToken) + "\n");
+    Config serverConfig = ConfigFactory.parseMap(Map.of("salient.auth.tokens-file",
+        tokens.toString())).withFallback(config);
+    ActorSystem<Void> serverSystem = ActorSystem.create(Behaviors.empty(),
+        "sharing-tokens-server", serverConfig);
+    ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(),
+        "sharing-tokens-client", serverConfig);
+    try (SalientServer server = SalientServer.start(serverSystem,
+        SalientSettings.create(serverConfig), new ModelCatalog(List.of(small)),
+        MethodRegistry.standard())) {
+      GrpcClientSettings grpc = GrpcClientSettings
+          .connectToServiceAt("127.0.0.1", server.address().getPort(), clientSystem)
+          .withTls(false);
+      ExplainerClient other =
+          ExplainerClient.create(grpc.withCallCredentials(bearer(otherToken)), clientSystem);
+      floodOverGrpc(small, grpc.withCallCredentials(bearer(flooderToken)), clientSystem, other,
+          "sharing.flood_tokens", "two: the tokens flooder and other", true);
+      other.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    } finally {
+      clientSystem.terminate();
+      serverSystem.terminate();
+      serverSystem.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
+      Files.deleteIfExists(tokens);
+    }
+  }
+
+  /** Sends {@code authorization: Bearer token} with every call. */
+  private static CallCredentials bearer(String token) {
+    Metadata.Key<String> authorization =
+        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    return new CallCredentials() {
+      @Override
+      public void applyRequestMetadata(RequestInfo info, Executor executor,
+          MetadataApplier applier) {
+        Metadata headers = new Metadata();
+        headers.put(authorization, "Bearer " + token);
+        applier.apply(headers);
+      }
+    };
   }
 
   private ModelPackage largeModel() throws Exception {
@@ -175,7 +231,8 @@ final class SharingBench {
         video(small, grpc, clientSystem, server.address().getPort(), largeGroup);
       }
       if (everything) {
-        floodOverGrpc(small, grpc, clientSystem, smallClients.get(0));
+        floodOverGrpc(small, grpc, clientSystem, smallClients.get(0), "sharing.flood_grpc",
+            "one: every caller is 127.0.0.1", false);
       }
       for (ExplainerClient c : smallClients) {
         c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -258,13 +315,15 @@ final class SharingBench {
   }
 
   /**
-   * One client's vanilla requests alone, then while {@value #FLOOD} long iterative requests
-   * (a 20-step BIM each) are in flight on connections of their own. Every caller is {@code
-   * anonymous} to a server that does not yet name its callers: then the flood and the other
-   * client are one client to the scheduler, and this row shows what that costs.
+   * One client's vanilla requests ({@code other}) alone, then while {@value #FLOOD} long
+   * iterative requests (a 20-step BIM each) are in flight on connections of their own, made from
+   * {@code grpc}. Without tokens every caller on loopback is the client 127.0.0.1: then the
+   * flood and the other client are one client to the scheduler, and the row shows what that
+   * costs; with a token each, they are two. With {@code warmUp}, a first window is not counted.
    */
   private void floodOverGrpc(ModelPackage small, GrpcClientSettings grpc,
-      ActorSystem<Void> clientSystem, ExplainerClient other) throws Exception {
+      ActorSystem<Void> clientSystem, ExplainerClient other, String bench, String identities,
+      boolean warmUp) throws Exception {
     ExplainRequest vanilla = vanilla(small, 1);
     ExplainRequest bim = vanilla.toBuilder().setMethod("bim").putAllParams(BIM_PARAMS)
         .setTarget(Target.newBuilder().setRank(2)).build();
@@ -273,9 +332,12 @@ final class SharingBench {
     List<ExplainerClient> flooders = clients(4, grpc, clientSystem);
     Group flood = new Group("flood", FLOOD,
         i -> flooders.get(i % flooders.size()).explain(bim).runWith(Sink.ignore(), clientSystem));
+    if (warmUp) {
+      measure(List.of(otherGroup, flood), Math.min(seconds, 4));
+    }
     Load alone = measure(List.of(otherGroup), seconds).get("other");
     Load beside = measure(List.of(otherGroup, flood), seconds).get("other");
-    emitFlood("sharing.flood_grpc", small.name(), alone, beside, "anonymous");
+    emitFlood(bench, small.name(), alone, beside, identities);
     for (ExplainerClient c : flooders) {
       c.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
