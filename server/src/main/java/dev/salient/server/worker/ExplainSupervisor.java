@@ -65,6 +65,8 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   private final ModelCatalog catalog;
   private final MethodRegistry methods;
   private final List<ActorRef<DeviceWorker.Command>> workers;
+  /** The workers of each model placed on some (salient.sharing.models.M.workers). */
+  private final Map<String, List<ActorRef<DeviceWorker.Command>>> placement;
   private final Map<ActorRef<DeviceWorker.Command>, Integer> load = new HashMap<>();
   private final int maxInFlight;
   private final int maxInFlightPerClient;
@@ -83,9 +85,10 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
 
   private ExplainSupervisor(ActorContext<Command> context, TimerScheduler<Command> timers,
       ModelCatalog catalog, MethodRegistry methods, List<ActorRef<DeviceWorker.Command>> workers,
-      int maxInFlight, int maxInFlightPerClient, SchedulerMetrics metrics,
-      DecodeBudget decodeBudget) {
+      Map<String, List<ActorRef<DeviceWorker.Command>>> placement, int maxInFlight,
+      int maxInFlightPerClient, SchedulerMetrics metrics, DecodeBudget decodeBudget) {
     super(context);
+    this.placement = Map.copyOf(placement);
     this.maxInFlightPerClient = maxInFlightPerClient;
     this.decodeBudget = decodeBudget;
     this.timers = timers;
@@ -118,14 +121,32 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   public static Behavior<Command> create(ModelCatalog catalog, MethodRegistry methods,
       List<DeviceWorker.DeviceRuntime> runtimes, WorkerSettings workerSettings, int maxInFlight,
       int maxInFlightPerClient, SchedulerMetrics metrics, DecodeBudget decodeBudget) {
+    List<String> names = runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList();
+    workerSettings.sharing().models().forEach((model, share) -> {
+      for (String worker : share.workers()) {
+        if (!names.contains(worker)) {
+          throw new IllegalArgumentException("salient.sharing.models." + model + ".workers names "
+              + worker + ", which is not a worker of this server; its workers are " + names);
+        }
+      }
+    });
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      Map<String, ActorRef<DeviceWorker.Command>> byName = new HashMap<>();
       List<ActorRef<DeviceWorker.Command>> workers = new ArrayList<>();
       for (DeviceWorker.DeviceRuntime rt : runtimes) {
-        workers.add(ctx.spawn(DeviceWorker.create(rt, workerSettings, metrics),
-            "worker-" + rt.name()));
+        ActorRef<DeviceWorker.Command> worker =
+            ctx.spawn(DeviceWorker.create(rt, workerSettings, metrics), "worker-" + rt.name());
+        workers.add(worker);
+        byName.put(rt.name(), worker);
       }
-      return new ExplainSupervisor(ctx, timers, catalog, methods, workers, maxInFlight,
-          maxInFlightPerClient, metrics, decodeBudget);
+      Map<String, List<ActorRef<DeviceWorker.Command>>> placement = new HashMap<>();
+      workerSettings.sharing().models().forEach((model, share) -> {
+        if (!share.workers().isEmpty()) {
+          placement.put(model, share.workers().stream().map(byName::get).toList());
+        }
+      });
+      return new ExplainSupervisor(ctx, timers, catalog, methods, workers, placement,
+          maxInFlight, maxInFlightPerClient, metrics, decodeBudget);
     }));
   }
 
@@ -173,8 +194,8 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
       submit.sink().fail(e);
       return this;
     }
-    ActorRef<DeviceWorker.Command> worker =
-        workers.stream().min(Comparator.comparingInt(load::get)).orElseThrow();
+    ActorRef<DeviceWorker.Command> worker = placement.getOrDefault(job.modelName(), workers)
+        .stream().min(Comparator.comparingInt(load::get)).orElseThrow();
     load.merge(worker, 1, Integer::sum);
     inFlight++;
     inFlightByClient.merge(order.client(), 1, Integer::sum);

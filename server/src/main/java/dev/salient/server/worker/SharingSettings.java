@@ -3,6 +3,7 @@ package dev.salient.server.worker;
 import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -36,16 +37,23 @@ public record SharingSettings(Duration maxCallTime, Duration priorityAging, int 
    * @param share weight of the model's engine time against the others' (models with waiting work
    *     get engine time in proportion to their shares)
    * @param priority its requests' priority level (higher runs first; a request's own level adds)
+   * @param workers the workers (by name, e.g. cpu-1) that take the model's requests; empty: any
    */
-  public record ModelShare(double share, int priority) {
+  public record ModelShare(double share, int priority, List<String> workers) {
     /** A model with no settings of its own. */
     public static final ModelShare EQUAL = new ModelShare(1, 0);
 
-    /** Checks the share. */
+    /** A model placed on any worker. */
+    public ModelShare(double share, int priority) {
+      this(share, priority, List.of());
+    }
+
+    /** Checks the share and copies the workers. */
     public ModelShare {
       if (!(share > 0) || Double.isInfinite(share)) {
         throw new IllegalArgumentException("a model's share must be positive");
       }
+      workers = List.copyOf(workers);
     }
   }
 
@@ -74,7 +82,8 @@ public record SharingSettings(Duration maxCallTime, Duration priorityAging, int 
       Config m = byModel.getConfig(com.typesafe.config.ConfigUtil.quoteString(name))
           .withFallback(c.getConfig("model-defaults"));
       try {
-        models.put(name, new ModelShare(m.getDouble("share"), m.getInt("priority")));
+        models.put(name, new ModelShare(m.getDouble("share"), m.getInt("priority"),
+            m.getStringList("workers")));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("salient.sharing.models." + name + ": "
             + e.getMessage(), e);

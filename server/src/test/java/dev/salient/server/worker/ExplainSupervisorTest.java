@@ -3,6 +3,7 @@ package dev.salient.server.worker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.DecodeBudget;
@@ -235,5 +236,46 @@ class ExplainSupervisorTest {
     assertEquals(SalientException.ShuttingDown.CUT_OFF, error.getMessage());
     drained.expectMessage(Done.getInstance());
     s.engines().get(0).gate.countDown();
+  }
+
+  /** Two workers, cpu-0 and cpu-1, with the model "fake" placed on {@code placedOn}. */
+  static Started startPlaced(List<String> placedOn) {
+    SchedulerMetrics metrics = new SchedulerMetrics(new SimpleMeterRegistry());
+    List<FakeEngine> engines = List.of(new FakeEngine(), new FakeEngine());
+    List<DeviceWorker.DeviceRuntime> runtimes = new java.util.ArrayList<>();
+    for (int i = 0; i < engines.size(); i++) {
+      FakeEngine engine = engines.get(i);
+      runtimes.add(new DeviceWorker.DeviceRuntime("cpu-" + i, "cpu", () -> engine, engine,
+          Executors.newSingleThreadExecutor()));
+    }
+    SharingSettings sharing = new SharingSettings(Duration.ZERO, Duration.ofMillis(100), 1, 1,
+        Map.of("fake", new SharingSettings.ModelShare(1, 0, placedOn)));
+    var supervisor = testKit.spawn(ExplainSupervisor.create(catalog, MethodRegistry.standard(),
+        runtimes, new WorkerSettings(8, Duration.ZERO, 0, Duration.ZERO, Duration.ofMillis(10),
+            Duration.ofMillis(100), sharing), 8, 8, metrics, DecodeBudget.unlimited()));
+    return new Started(supervisor, engines, metrics);
+  }
+
+  @Test
+  void aModelPlacedOnAWorkerRunsOnThatWorkerOnly() {
+    Started s = startPlaced(List.of("cpu-1"));
+    List<RecordingSink> sinks = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      sinks.add(submit(s.supervisor(), "vanilla", new TargetSpec.Predicted()));
+    }
+
+    sinks.forEach(sink -> assertNull(outcome(sink)));
+    assertEquals(0, s.engines().get(0).calls.size(), "calls on cpu-0");
+    assertTrue(s.engines().get(1).calls.size() >= 2, "calls on cpu-1: "
+        + s.engines().get(1).calls.size());
+  }
+
+  @Test
+  void aPlacementNamingNoWorkerStopsTheServerAtStartNamingTheKey() {
+    IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+        () -> startPlaced(List.of("gpu-7")));
+    assertTrue(error.getMessage().contains("salient.sharing.models.fake.workers names gpu-7"),
+        error.getMessage());
+    assertTrue(error.getMessage().contains("[cpu-0, cpu-1]"), error.getMessage());
   }
 }
