@@ -66,6 +66,13 @@ public final class SalientServer implements AutoCloseable {
    * trailers to reach their clients; then streams that never end (health Watch) are cut.
    */
   private static final Duration CONNECTIONS_CLOSE_WITHIN = Duration.ofSeconds(1);
+  /**
+   * How long the drain waits, once every request has ended, before it closes the connections: a
+   * request cut off at the end of the drain period has its status handed to its stream, which
+   * writes it out asynchronously, and closing the connection at once can drop it ("io exception"
+   * at the client instead of UNAVAILABLE).
+   */
+  private static final Duration STATUSES_FLUSH_WITHIN = Duration.ofMillis(250);
   /** The coordinated-shutdown phase that waits for the drain. */
   static final String DRAIN_PHASE_TIMEOUT_KEY =
       "pekko.coordinated-shutdown.phases.service-requests-done.timeout";
@@ -319,7 +326,8 @@ public final class SalientServer implements AutoCloseable {
    * runs, and closing the connections.
    */
   static Duration drainLimit(Duration shutdownTimeout) {
-    return shutdownTimeout.plus(CONNECTIONS_CLOSE_WITHIN).plusSeconds(2);
+    return shutdownTimeout.plus(STATUSES_FLUSH_WITHIN).plus(CONNECTIONS_CLOSE_WITHIN)
+        .plusSeconds(2);
   }
 
   /**
@@ -427,7 +435,9 @@ public final class SalientServer implements AutoCloseable {
             }
             return Done.getInstance();
           })
-          .thenCompose(done -> binding.terminate(CONNECTIONS_CLOSE_WITHIN))
+          .thenCompose(done -> org.apache.pekko.pattern.Patterns.after(STATUSES_FLUSH_WITHIN,
+              system.classicSystem().scheduler(), system.executionContext(),
+              () -> binding.terminate(CONNECTIONS_CLOSE_WITHIN)))
           .handle((terminated, error) -> Done.getInstance());
     }
     return drained;
