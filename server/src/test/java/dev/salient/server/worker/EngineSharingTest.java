@@ -12,7 +12,6 @@ import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.SmoothGrad;
 import dev.salient.server.method.VanillaGradient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,17 +47,8 @@ class EngineSharingTest {
 
   @BeforeAll
   static void writeModelPackages(@TempDir Path dir) throws Exception {
-    large = modelPackage(dir.resolve("large"), "large");
-    small = modelPackage(dir.resolve("small"), "small");
-  }
-
-  private static ModelPackage modelPackage(Path dir, String name) throws Exception {
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("model.json"), "{\"name\":\"" + name + "\","
-        + "\"format\":\"torchscript\",\"labels\":\"labels.txt\","
-        + "\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
-    Files.writeString(dir.resolve("labels.txt"), "up\ndown\n");
-    return ModelPackage.read(dir);
+    large = FakeEngine.modelPackage(dir.resolve("large"), "large");
+    small = FakeEngine.modelPackage(dir.resolve("small"), "small");
   }
 
   @AfterAll

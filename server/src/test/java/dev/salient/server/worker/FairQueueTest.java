@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.method.VanillaGradient;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,17 +26,8 @@ class FairQueueTest {
 
   @BeforeAll
   static void writeModelPackages(@TempDir Path dir) throws Exception {
-    large = modelPackage(dir.resolve("large"), "large");
-    small = modelPackage(dir.resolve("small"), "small");
-  }
-
-  private static ModelPackage modelPackage(Path dir, String name) throws Exception {
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("model.json"), "{\"name\":\"" + name + "\","
-        + "\"format\":\"torchscript\",\"labels\":\"labels.txt\","
-        + "\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
-    Files.writeString(dir.resolve("labels.txt"), "up\ndown\n");
-    return ModelPackage.read(dir);
+    large = FakeEngine.modelPackage(dir.resolve("large"), "large");
+    small = FakeEngine.modelPackage(dir.resolve("small"), "small");
   }
 
   private Job job(ModelPackage model, String client, boolean liveFrame) {

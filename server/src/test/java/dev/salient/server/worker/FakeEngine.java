@@ -1,8 +1,11 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
 import dev.salient.server.engine.PassResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -83,4 +86,17 @@ final class FakeEngine implements PassEngine {
 
   @Override
   public void close() {}
+
+  /**
+   * Writes, in {@code dir}, a package named {@code name} of the 1x2x2 input and two classes this
+   * engine serves.
+   */
+  static ModelPackage modelPackage(Path dir, String name) throws Exception {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("model.json"), "{\"name\":\"" + name + "\","
+        + "\"format\":\"torchscript\",\"labels\":\"labels.txt\","
+        + "\"input\":{\"channels\":1,\"height\":2,\"width\":2}}");
+    Files.writeString(dir.resolve("labels.txt"), "up\ndown\n");
+    return ModelPackage.read(dir);
+  }
 }
