@@ -3,6 +3,8 @@ package dev.salient.server;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.salient.server.cluster.ClusterNode;
+import dev.salient.server.cluster.ClusterSettings;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import java.util.List;
@@ -52,6 +54,22 @@ public final class Main implements Callable<Integer> {
       + "network, e.g. behind a TLS-terminating proxy.")
   Boolean allowPlaintextOnNetwork;
 
+  @Option(names = "--cluster-host", description = "Address other cluster nodes reach this one "
+      + "at (default: --host).")
+  String clusterHost;
+
+  @Option(names = "--cluster-port", description = "Cluster (Artery TCP) port (default 0: a free "
+      + "one; seed nodes need a fixed one, e.g. 25520).")
+  Integer clusterPort;
+
+  @Option(names = "--seed-nodes", split = ",", description = "host:port of the cluster's seed "
+      + "nodes to join (default none: this node forms a cluster of its own).")
+  List<String> seedNodes;
+
+  @Option(names = "--roles", split = ",", description = "gateway (serves gRPC, places requests), "
+      + "worker (runs them on this node's devices), or both (default).")
+  List<String> roles;
+
   /** Runs the command line. */
   public static void main(String[] args) {
     CommonPool.ensureAtLeastTwoThreads();
@@ -70,9 +88,15 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.scheduler.max-batch", maxBatch);
     config = override(config, "salient.metrics-port", metricsPort);
     config = override(config, "salient.allow-plaintext-on-network", allowPlaintextOnNetwork);
+    config = override(config, "salient.cluster.host", clusterHost);
+    config = override(config, "salient.cluster.port", clusterPort);
+    config = override(config, "salient.cluster.seed-nodes", seedNodes);
+    config = override(config, "salient.cluster.roles", roles);
     SalientSettings settings;
+    ClusterSettings cluster;
     try {
       settings = SalientSettings.create(config);
+      cluster = ClusterSettings.from(config);
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
       System.err.println("salient: bad configuration: " + e.getMessage());
       return 2;
@@ -80,7 +104,8 @@ public final class Main implements Callable<Integer> {
     // Coordinated shutdown (run by Pekko's JVM hook on SIGTERM) must wait out the whole drain.
     config = override(config, SalientServer.DRAIN_PHASE_TIMEOUT_KEY,
         SalientServer.drainLimit(settings.shutdownTimeout()).toMillis() + "ms");
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "salient", config);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterSettings.SYSTEM_NAME,
+        ClusterNode.config(config, cluster));
     SalientServer server;
     try {
       server = SalientServer.start(system, settings, SalientServer.catalogFor(settings),
@@ -90,10 +115,15 @@ public final class Main implements Callable<Integer> {
       system.terminate();
       return 1;
     }
-    var address = server.address();
-    System.out.println("Salient listening on " + address.getHostString() + ":"
-        + address.getPort() + " (models: "
-        + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
+    if (server.servesGrpc()) {
+      var address = server.address();
+      System.out.println("Salient listening on " + address.getHostString() + ":"
+          + address.getPort() + " (models: "
+          + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
+    } else {
+      System.out.println("Salient worker node " + system.address() + " (models: "
+          + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
+    }
     server.metricsAddress().ifPresent(metrics -> System.out.println("Metrics at http://"
         + metrics.getHostString() + ":" + metrics.getPort() + "/metrics"));
     System.out.flush();

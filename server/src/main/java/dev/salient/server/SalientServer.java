@@ -3,6 +3,12 @@ package dev.salient.server;
 import dev.salient.grpc.Explainer;
 import dev.salient.grpc.ExplainerPowerApiHandlerFactory;
 import dev.salient.server.auth.TokenFile;
+import dev.salient.server.cluster.ClusterMetrics;
+import dev.salient.server.cluster.ClusterNode;
+import dev.salient.server.cluster.ClusterSettings;
+import dev.salient.server.cluster.ClusterView;
+import dev.salient.server.cluster.Gateway;
+import dev.salient.server.cluster.WorkerNode;
 import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.InferenceEngine;
 import dev.salient.server.engine.ModelCatalog;
@@ -44,6 +50,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.pubsub.Topic;
 import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.ConnectionContext;
@@ -86,7 +93,14 @@ public final class SalientServer implements AutoCloseable {
   private final SalientSettings settings;
   private final Optional<CoreSplit> split;
   private final DecodeBudget decodeBudget;
-  private final ActorRef<ExplainSupervisor.Command> supervisor;
+  /** This node's supervisor of its device workers; absent on a gateway-only cluster node. */
+  private final Optional<ActorRef<ExplainSupervisor.Command>> supervisor;
+  /** Where requests go: the cluster's gateway on a cluster node, else the supervisor. */
+  private final Optional<ActorRef<ExplainSupervisor.Command>> placement;
+  /** This node's worker-node actor in a cluster. */
+  private final Optional<ActorRef<WorkerNode.Command>> workerNode;
+  /** The cluster this server is a node of, when it is one. */
+  private final Optional<ClusterView> cluster;
   private final ActorRef<VideoSessions.Command> videoSessions;
   /** The periodic check of the tokens file, when there is one. */
   private final Optional<Cancellable> tokenReload;
@@ -98,8 +112,13 @@ public final class SalientServer implements AutoCloseable {
   private SalientServer(ActorSystem<?> system, ServerBinding binding, MetricsEndpoint metrics,
       ServerBinding metricsBinding, HealthService health, ModelCatalog catalog,
       SalientSettings settings, Optional<CoreSplit> split, DecodeBudget decodeBudget,
-      ActorRef<ExplainSupervisor.Command> supervisor,
+      Optional<ActorRef<ExplainSupervisor.Command>> supervisor,
+      Optional<ActorRef<ExplainSupervisor.Command>> placement,
+      Optional<ActorRef<WorkerNode.Command>> workerNode, Optional<ClusterView> cluster,
       ActorRef<VideoSessions.Command> videoSessions, Optional<Cancellable> tokenReload) {
+    this.placement = placement;
+    this.workerNode = workerNode;
+    this.cluster = cluster;
     this.tokenReload = tokenReload;
     this.split = split;
     this.decodeBudget = decodeBudget;
@@ -148,8 +167,14 @@ public final class SalientServer implements AutoCloseable {
     Optional<TokenFile> tokens = settings.auth().load();
     Optional<CoreSplit> split = pinThreads(settings);
     List<Integer> engineCores = split.map(CoreSplit::engines).orElse(List.of());
+    // A cluster node (./salient serve) has roles; an actor system of the local provider (tests
+    // that start a server in their own system) is a single node with both.
+    Optional<ClusterSettings> clustered = isClusterNode(system)
+        ? Optional.of(ClusterSettings.from(system.settings().config())) : Optional.empty();
+    boolean worker = clustered.map(ClusterSettings::worker).orElse(true);
+    boolean gateway = clustered.map(ClusterSettings::gateway).orElse(true);
     List<DeviceWorker.DeviceRuntime> runtimes = new ArrayList<>();
-    for (String device : settings.devices()) {
+    for (String device : worker ? settings.devices() : List.<String>of()) {
       int workers = device.equals("cpu") ? settings.cpuWorkers() : 1;
       for (int w = 0; w < workers; w++) {
         String name = device.equals("cpu") ? "cpu-" + w : device.replace(':', '-');
@@ -165,15 +190,51 @@ public final class SalientServer implements AutoCloseable {
             settings.maxPixels());
     // Methods decode the images among their parameters (an Integrated Gradients baseline) on the
     // engine threads, which must not wait for other requests' images to be done.
-    ActorRef<ExplainSupervisor.Command> supervisor = system.systemActorOf(
-        ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
-            settings.maxInFlight(), settings.maxInFlightPerClient(), metrics,
-            decodeBudget.withoutWaiting()),
-        "explain-supervisor", Props.empty());
+    Optional<ActorRef<ExplainSupervisor.Command>> supervisor = worker
+        ? Optional.of(system.systemActorOf(
+            ExplainSupervisor.create(catalog, methods, runtimes, settings.workerSettings(),
+                settings.maxInFlight(), settings.maxInFlightPerClient(), metrics,
+                decodeBudget.withoutWaiting()),
+            "explain-supervisor", Props.empty()))
+        : Optional.empty();
+    Optional<ActorRef<WorkerNode.Command>> workerNode = Optional.empty();
+    Optional<ClusterView> cluster = Optional.empty();
+    Optional<ActorRef<ExplainSupervisor.Command>> placement = supervisor;
+    if (clustered.isPresent()) {
+      ClusterNode.join(system, clustered.get());
+      List<String> modelNames = catalog.all().stream().map(m -> m.name()).toList();
+      ActorRef<Topic.Command<WorkerNode.WorkerLoad>> loadTopic = system.systemActorOf(
+          Topic.create(WorkerNode.WorkerLoad.class, WorkerNode.LOAD_TOPIC), "salient-load-topic",
+          Props.empty());
+      if (worker) {
+        workerNode = Optional.of(system.systemActorOf(WorkerNode.create(supervisor.get(),
+            modelNames, metrics, settings.streamBuffer(), loadTopic,
+            clustered.get().loadReportInterval()), "worker-node", Props.empty()));
+      }
+      if (gateway) {
+        cluster = Optional.of(new ClusterView(system));
+        placement = Optional.of(system.systemActorOf(Gateway.create(catalog, methods,
+            supervisor, modelNames, settings.maxInFlight(), settings.maxInFlightPerClient(),
+            loadTopic, cluster.get()), "gateway", Props.empty()));
+        ClusterMetrics.register(endpoint.registry(), cluster.get());
+      }
+    }
+    if (!gateway) {
+      log.info("Salient worker node {} serving the cluster (models {}; workers {}); no gRPC "
+          + "port on a worker-only node", system.address(),
+          catalog.all().stream().map(m -> m.name()).toList(),
+          runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList());
+      SalientServer server = new SalientServer(system, null, endpoint,
+          bindMetrics(system, settings, endpoint, null), new HealthService(),
+          catalog, settings, split, decodeBudget, supervisor, placement, workerNode, cluster,
+          null, tokenReloadNone());
+      server.joinCoordinatedShutdown();
+      return server;
+    }
     ActorRef<VideoSessions.Command> videoSessions = system.systemActorOf(
-        VideoSessions.create(supervisor, metrics), "video-sessions", Props.empty());
+        VideoSessions.create(placement.get(), metrics), "video-sessions", Props.empty());
     AccessLog accessLog = new AccessLog(settings.accessLog());
-    ExplainerService explainer = new ExplainerService(catalog, methods, supervisor, videoSessions,
+    ExplainerService explainer = new ExplainerService(catalog, methods, placement.get(), videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
         settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget, accessLog);
     HealthService health = new HealthService();
@@ -196,30 +257,51 @@ public final class SalientServer implements AutoCloseable {
         catalog.all().stream().map(m -> m.name()).toList(),
         runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList(), maxMessageSize,
         settings.decodeBudget() >> 20);
-    ServerBinding metricsBinding = null;
-    if (settings.metricsPort() != SalientSettings.METRICS_OFF) {
-      try {
-        metricsBinding = endpoint.bind(system, settings.host(), settings.metricsPort())
-            .toCompletableFuture().join();
-      } catch (RuntimeException e) {
-        binding.unbind();
-        throw new IllegalStateException("cannot serve metrics on " + settings.host() + ":"
-            + settings.metricsPort() + " (" + e.getMessage() + "); choose another "
-            + "metrics-port or turn it off", e);
-      }
-      log.info("metrics for Prometheus at http://{}:{}{}",
-          metricsBinding.localAddress().getHostString(), metricsBinding.localAddress().getPort(),
-          MetricsEndpoint.PATH);
-    }
+    ServerBinding metricsBinding = bindMetrics(system, settings, endpoint, binding);
     logAuthentication(settings, tokens);
     Optional<Cancellable> tokenReload = tokens.map(file -> system.scheduler()
         .scheduleWithFixedDelay(settings.auth().reloadInterval(),
             settings.auth().reloadInterval(), file::reload,
             system.dispatchers().lookup(DispatcherSelector.blocking())));
     SalientServer server = new SalientServer(system, binding, endpoint, metricsBinding, health,
-        catalog, settings, split, decodeBudget, supervisor, videoSessions, tokenReload);
+        catalog, settings, split, decodeBudget, supervisor, placement, workerNode, cluster,
+        videoSessions, tokenReload);
     server.joinCoordinatedShutdown();
     return server;
+  }
+
+  /** Serves GET /metrics unless the metrics port is off; on failure unbinds {@code grpc}. */
+  private static ServerBinding bindMetrics(ActorSystem<?> system, SalientSettings settings,
+      MetricsEndpoint endpoint, ServerBinding grpc) {
+    if (settings.metricsPort() == SalientSettings.METRICS_OFF) {
+      return null;
+    }
+    ServerBinding metricsBinding;
+    try {
+      metricsBinding = endpoint.bind(system, settings.host(), settings.metricsPort())
+          .toCompletableFuture().join();
+    } catch (RuntimeException e) {
+      if (grpc != null) {
+        grpc.unbind();
+      }
+      throw new IllegalStateException("cannot serve metrics on " + settings.host() + ":"
+          + settings.metricsPort() + " (" + e.getMessage() + "); choose another "
+          + "metrics-port or turn it off", e);
+    }
+    log.info("metrics for Prometheus at http://{}:{}{}",
+        metricsBinding.localAddress().getHostString(), metricsBinding.localAddress().getPort(),
+        MetricsEndpoint.PATH);
+    return metricsBinding;
+  }
+
+  private static Optional<Cancellable> tokenReloadNone() {
+    return Optional.empty();
+  }
+
+  /** Whether {@code system} was started as a node of a cluster (see ClusterNode#config). */
+  static boolean isClusterNode(ActorSystem<?> system) {
+    String provider = system.settings().config().getString("pekko.actor.provider");
+    return provider.equals("cluster") || provider.endsWith("ClusterActorRefProvider");
   }
 
   /**
@@ -363,9 +445,26 @@ public final class SalientServer implements AutoCloseable {
     return split;
   }
 
-  /** The bound address (useful with port 0). */
+  /**
+   * The bound gRPC address (useful with port 0).
+   *
+   * @throws IllegalStateException on a worker-only cluster node, which serves no gRPC
+   */
   public InetSocketAddress address() {
+    if (binding == null) {
+      throw new IllegalStateException("a worker-only cluster node serves no gRPC port");
+    }
     return binding.localAddress();
+  }
+
+  /** Whether this node serves gRPC (every node but a worker-only cluster node). */
+  public boolean servesGrpc() {
+    return binding != null;
+  }
+
+  /** The cluster this server is a node of, and what its gateway knows of it. */
+  public Optional<ClusterView> cluster() {
+    return cluster;
   }
 
   /** Where GET /metrics is served, unless the metrics port is off. */
@@ -407,7 +506,9 @@ public final class SalientServer implements AutoCloseable {
   private synchronized CompletionStage<Done> stopAccepting() {
     if (stoppedAccepting == null) {
       health.markNotServing();
-      stoppedAccepting = binding.unbind().exceptionally(e -> Done.getInstance());
+      workerNode.ifPresent(node -> node.tell(WorkerNode.Drain.INSTANCE));
+      stoppedAccepting = binding == null ? CompletableFuture.completedFuture(Done.getInstance())
+          : binding.unbind().exceptionally(e -> Done.getInstance());
     }
     return stoppedAccepting;
   }
@@ -421,14 +522,19 @@ public final class SalientServer implements AutoCloseable {
     if (drained == null) {
       Duration period = settings.shutdownTimeout();
       Duration askTimeout = period.plusSeconds(2);
-      CompletableFuture<Done> jobs = AskPattern.<ExplainSupervisor.Command, Done>ask(supervisor,
-          reply -> new ExplainSupervisor.Drain(period, reply), askTimeout, system.scheduler())
-          .toCompletableFuture();
-      CompletableFuture<Done> sessions = AskPattern.<VideoSessions.Command, Done>ask(
-          videoSessions, reply -> new VideoSessions.Drain(period, reply), askTimeout,
-          system.scheduler()).toCompletableFuture();
+      List<CompletableFuture<Done>> running = new ArrayList<>();
+      // The gateway's requests on other nodes, this node's own jobs, the video sessions.
+      placement.filter(p -> !supervisor.equals(Optional.of(p))).ifPresent(gateway ->
+          running.add(drainOf(gateway, period, askTimeout)));
+      supervisor.ifPresent(s -> running.add(drainOf(s, period, askTimeout)));
+      if (videoSessions != null) {
+        running.add(AskPattern.<VideoSessions.Command, Done>ask(
+            videoSessions, reply -> new VideoSessions.Drain(period, reply), askTimeout,
+            system.scheduler()).toCompletableFuture());
+      }
       drained = stopAccepting()
-          .thenCompose(unbound -> CompletableFuture.allOf(jobs, sessions))
+          .thenCompose(unbound -> CompletableFuture.allOf(
+              running.toArray(CompletableFuture[]::new)))
           .handle((ok, error) -> {
             if (error != null) {
               log.warn("drain did not finish: {}", error.toString());
@@ -437,10 +543,19 @@ public final class SalientServer implements AutoCloseable {
           })
           .thenCompose(done -> org.apache.pekko.pattern.Patterns.after(STATUSES_FLUSH_WITHIN,
               system.classicSystem().scheduler(), system.executionContext(),
-              () -> binding.terminate(CONNECTIONS_CLOSE_WITHIN)))
+              () -> binding == null ? CompletableFuture.completedFuture(Done.getInstance())
+                  : binding.terminate(CONNECTIONS_CLOSE_WITHIN)
+                      .thenApply(terminated -> Done.getInstance())))
           .handle((terminated, error) -> Done.getInstance());
     }
     return drained;
+  }
+
+  private CompletableFuture<Done> drainOf(ActorRef<ExplainSupervisor.Command> supervisor,
+      Duration period, Duration askTimeout) {
+    return AskPattern.<ExplainSupervisor.Command, Done>ask(supervisor,
+        reply -> new ExplainSupervisor.Drain(period, reply), askTimeout, system.scheduler())
+        .toCompletableFuture();
   }
 
   /** Stops the metrics endpoint and gives the threads every core back. */

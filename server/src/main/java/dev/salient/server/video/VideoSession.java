@@ -301,7 +301,7 @@ public final class VideoSession extends AbstractBehavior<VideoSession.Command> {
         settings.model().name(), decoded.image(), settings.method(), settings.parameters(),
         settings.target(), settings.topK(), Integer.MAX_VALUE, false, false, deadlineNanos,
         client, false, 0, true);
-    supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true));
+    supervisor.tell(new ExplainSupervisor.Submit(order, slot.sink, true, sessionId));
     return this;
   }
 

@@ -68,6 +68,12 @@ public record ExplainOrder(
         liveFrame);
   }
 
+  /** The same order with its deadline at {@code nanos} (a {@link System#nanoTime()} value). */
+  public ExplainOrder withDeadlineNanos(long nanos) {
+    return new ExplainOrder(requestId, model, image, method, parameters, target, topK,
+        frameStride, frameTensors, renderPng, nanos, client, deterministic, priority, liveFrame);
+  }
+
   /** Whether the deadline has passed. */
   public boolean pastDeadline(long nowNanos) {
     return deadlineNanos != Long.MAX_VALUE && nowNanos - deadlineNanos > 0;

@@ -40,13 +40,19 @@ public final class ExplainSupervisor extends AbstractBehavior<ExplainSupervisor.
   /**
    * Explain (or classify) {@code order}, streaming its events into {@code sink}. An order that
    * {@code continuesStream} (the next frame of a video stream already running) is admitted
-   * while the server drains.
+   * while the server drains. Orders of the same {@code affinity} (a video stream's frames; null:
+   * none) go to the same worker node of a cluster while it lives.
    */
-  public record Submit(ExplainOrder order, EventSink sink, boolean continuesStream)
-      implements Command {
+  public record Submit(ExplainOrder order, EventSink sink, boolean continuesStream,
+      String affinity) implements Command {
     /** The order of a new request. */
     public Submit(ExplainOrder order, EventSink sink) {
-      this(order, sink, false);
+      this(order, sink, false, null);
+    }
+
+    /** An order with no affinity to the orders before it. */
+    public Submit(ExplainOrder order, EventSink sink, boolean continuesStream) {
+      this(order, sink, continuesStream, null);
     }
   }
 
