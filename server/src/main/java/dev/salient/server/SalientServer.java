@@ -236,7 +236,7 @@ public final class SalientServer implements AutoCloseable {
     AccessLog accessLog = new AccessLog(settings.accessLog());
     ExplainerService explainer = new ExplainerService(catalog, methods, placement.get(), videoSessions,
         metrics, system, system.dispatchers().lookup(DispatcherSelector.blocking()),
-        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget, accessLog);
+        settings.streamBuffer(), settings.videoMaxInFlight(), decodeBudget, accessLog, cluster);
     HealthService health = new HealthService();
     Materializer mat = SystemMaterializer.get(system).materializer();
     var handler = ServiceHandler.concatOrNotFound(

@@ -3,8 +3,11 @@ package dev.salient.client.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.salient.grpc.ModelStats;
+import dev.salient.grpc.ClusterMember;
+import dev.salient.grpc.ClusterStats;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.VideoStats;
+import dev.salient.grpc.WorkerNodeStats;
 import dev.salient.grpc.WorkerStats;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -52,6 +55,21 @@ final class StatsCommand extends ClientCommand {
     out.printf(Locale.ROOT, "video      %d sessions (%d open), frames: %d explained, %d superseded,"
             + " %d refused (server busy)%n", v.getSessionsOpened(), v.getSessionsActive(),
         v.getFramesExplained(), v.getFramesSuperseded(), v.getFramesServerBusy());
+    if (s.hasCluster()) {
+      ClusterStats c = s.getCluster();
+      for (ClusterMember m : c.getMembersList()) {
+        out.printf(Locale.ROOT, "member     %s %s %s%s%s%n", m.getAddress(), m.getRolesList(),
+            m.getStatus(), m.getReachable() ? "" : " UNREACHABLE",
+            m.getAddress().equals(c.getSelf()) ? " (this gateway)" : "");
+      }
+      for (WorkerNodeStats n : c.getWorkerNodesList()) {
+        for (WorkerStats w : n.getWorkersList()) {
+          out.printf(Locale.ROOT, "node       %s %s: %d active, %d engine calls, %d images%s%n",
+              n.getAddress(), w.getName(), w.getActiveJobs(), w.getEngineCalls(), w.getImages(),
+              n.getDraining() ? ", draining" : "");
+        }
+      }
+    }
   }
 
   private static String json(StatsResponse s) {
@@ -84,6 +102,26 @@ final class StatsCommand extends ClientCommand {
         .put("frames_explained", v.getFramesExplained())
         .put("frames_superseded", v.getFramesSuperseded())
         .put("frames_server_busy", v.getFramesServerBusy());
+    if (s.hasCluster()) {
+      ObjectNode cluster = root.putObject("cluster").put("self", s.getCluster().getSelf());
+      var members = cluster.putArray("members");
+      for (ClusterMember m : s.getCluster().getMembersList()) {
+        ObjectNode n = members.addObject().put("address", m.getAddress())
+            .put("status", m.getStatus()).put("reachable", m.getReachable());
+        m.getRolesList().forEach(n.putArray("roles")::add);
+      }
+      var nodes = cluster.putArray("worker_nodes");
+      for (WorkerNodeStats node : s.getCluster().getWorkerNodesList()) {
+        ObjectNode n = nodes.addObject().put("address", node.getAddress())
+            .put("draining", node.getDraining());
+        node.getModelsList().forEach(n.putArray("models")::add);
+        var ws = n.putArray("workers");
+        for (WorkerStats w : node.getWorkersList()) {
+          ws.addObject().put("name", w.getName()).put("active_jobs", w.getActiveJobs())
+              .put("engine_calls", w.getEngineCalls()).put("images", w.getImages());
+        }
+      }
+    }
     return root.toString();
   }
 }

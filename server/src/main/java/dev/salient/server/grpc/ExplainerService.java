@@ -15,6 +15,7 @@ import dev.salient.grpc.ListModelsResponse;
 import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.VideoFrame;
+import dev.salient.server.cluster.ClusterView;
 import dev.salient.server.engine.DecodeBudget;
 import dev.salient.server.engine.ImageDecoder;
 import dev.salient.server.engine.ModelCatalog;
@@ -67,6 +68,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   private final int videoMaxInFlight;
   private final DecodeBudget decodeBudget;
   private final AccessLog accessLog;
+  private final Optional<ClusterView> cluster;
 
   /**
    * A service over {@code supervisor}, whose video streams are sessions of {@code videoSessions};
@@ -80,6 +82,17 @@ public final class ExplainerService implements ExplainerPowerApi {
       ActorRef<VideoSessions.Command> videoSessions, SchedulerMetrics metrics,
       ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight,
       DecodeBudget decodeBudget, AccessLog accessLog) {
+    this(catalog, methods, supervisor, videoSessions, metrics, system, decoder, streamBuffer,
+        videoMaxInFlight, decodeBudget, accessLog, Optional.empty());
+  }
+
+  /** The service of a cluster's gateway, whose Stats include {@code cluster}. */
+  public ExplainerService(ModelCatalog catalog, MethodRegistry methods,
+      ActorRef<ExplainSupervisor.Command> supervisor,
+      ActorRef<VideoSessions.Command> videoSessions, SchedulerMetrics metrics,
+      ActorSystem<?> system, Executor decoder, int streamBuffer, int videoMaxInFlight,
+      DecodeBudget decodeBudget, AccessLog accessLog, Optional<ClusterView> cluster) {
+    this.cluster = cluster;
     this.accessLog = accessLog;
     this.catalog = catalog;
     this.metrics = metrics;
@@ -91,6 +104,12 @@ public final class ExplainerService implements ExplainerPowerApi {
     this.streamBuffer = streamBuffer;
     this.videoMaxInFlight = videoMaxInFlight;
     this.decodeBudget = decodeBudget;
+  }
+
+  private StatsResponse stats() {
+    StatsResponse local = ProtoMapping.stats(metrics.snapshot());
+    return cluster.map(view -> local.toBuilder().setCluster(ProtoMapping.cluster(view)).build())
+        .orElse(local);
   }
 
   @Override
@@ -157,7 +176,7 @@ public final class ExplainerService implements ExplainerPowerApi {
   @Override
   public CompletionStage<StatsResponse> stats(StatsRequest in, Metadata metadata) {
     return accessLog.unary(Explainer.name + "/Stats", null, null, Caller.of(metadata),
-        CompletableFuture.completedFuture(ProtoMapping.stats(metrics.snapshot())));
+        CompletableFuture.completedFuture(stats()));
   }
 
   /**

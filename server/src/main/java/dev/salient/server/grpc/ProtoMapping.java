@@ -29,6 +29,8 @@ import dev.salient.server.method.Parameter;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.FrameAnswer;
 import dev.salient.server.video.VideoSettings;
+import dev.salient.server.cluster.ClusterView;
+import dev.salient.server.cluster.WorkerNode;
 import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.nio.ByteBuffer;
@@ -99,15 +101,7 @@ final class ProtoMapping {
         .setCancelled(s.cancelled()).setDeadlineExceeded(s.deadlineExceeded())
         .setFailed(s.failed());
     for (SchedulerMetrics.WorkerSnapshot w : s.workers()) {
-      var wb = dev.salient.grpc.WorkerStats.newBuilder()
-          .setName(w.name()).setDevice(w.device()).setActiveJobs(w.activeJobs())
-          .setQueueDepth(w.queueDepth()).setEngineCalls(w.engineCalls()).setImages(w.images())
-          .setPassMeanMs(w.passMeanMillis()).setPassP50Ms(w.passP50Millis())
-          .setPassP99Ms(w.passP99Millis()).setRestarts(w.restarts());
-      for (long c : w.batchSizeCounts()) {
-        wb.addBatchSizeCounts(c);
-      }
-      b.addWorkers(wb);
+      b.addWorkers(worker(w));
     }
     b.setVideo(dev.salient.grpc.VideoStats.newBuilder()
         .setSessionsOpened(s.video().sessionsOpened()).setSessionsActive(s.video().sessionsActive())
@@ -120,6 +114,33 @@ final class ProtoMapping {
           .setQueueWaitP50Ms(m.queueWaitP50Millis()).setQueueWaitP99Ms(m.queueWaitP99Millis())
           .setPassMeanMs(m.passMeanMillis()).setPassP99Ms(m.passP99Millis())
           .setEngineShare(m.engineShare()));
+    }
+    return b.build();
+  }
+
+  private static dev.salient.grpc.WorkerStats worker(SchedulerMetrics.WorkerSnapshot w) {
+    var wb = dev.salient.grpc.WorkerStats.newBuilder()
+        .setName(w.name()).setDevice(w.device()).setActiveJobs(w.activeJobs())
+        .setQueueDepth(w.queueDepth()).setEngineCalls(w.engineCalls()).setImages(w.images())
+        .setPassMeanMs(w.passMeanMillis()).setPassP50Ms(w.passP50Millis())
+        .setPassP99Ms(w.passP99Millis()).setRestarts(w.restarts());
+    for (long c : w.batchSizeCounts()) {
+      wb.addBatchSizeCounts(c);
+    }
+    return wb.build();
+  }
+
+  static dev.salient.grpc.ClusterStats cluster(ClusterView view) {
+    var b = dev.salient.grpc.ClusterStats.newBuilder().setSelf(view.self());
+    for (ClusterView.MemberView m : view.members()) {
+      b.addMembers(dev.salient.grpc.ClusterMember.newBuilder().setAddress(m.address())
+          .addAllRoles(m.roles()).setStatus(m.status()).setReachable(m.reachable()));
+    }
+    for (WorkerNode.WorkerLoad load : view.workerNodes()) {
+      var nb = dev.salient.grpc.WorkerNodeStats.newBuilder().setAddress(load.address())
+          .addAllModels(load.models()).setDraining(load.draining());
+      load.workers().forEach(w -> nb.addWorkers(worker(w)));
+      b.addWorkerNodes(nb);
     }
     return b.build();
   }
