@@ -151,6 +151,17 @@ public final class Bench implements Callable<Integer> {
       description = "In --sharing, run the pairs again on a server with max-call-time off.")
   private boolean sharingUnbounded;
 
+  @Option(names = "--cluster",
+      description = "Only the cluster rows (cluster.*, ClusterBench): 16 iterative requests "
+          + "through a gateway process to two worker-node processes against one, each pinned to "
+          + "a core of its own, and a remote worker node against the same worker in-process.")
+  private boolean cluster;
+
+  @Option(names = "--cluster-warmup", defaultValue = "15",
+      description = "Seconds of load on fresh node processes before each cluster window "
+          + "(default: ${DEFAULT-VALUE}).")
+  private double clusterWarmupSeconds;
+
   private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
   /** JIT compiler work per second below which the gRPC path counts as warm. */
@@ -184,6 +195,11 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (cluster) {
+      new ClusterBench(seconds, clusterWarmupSeconds, iterativeMethod, iterativeParams,
+          this::emit, this::note).run();
+      return 0;
+    }
     if (sharing) {
       new SharingBench(serverConfig(), seconds, sharingTrials, videoSeconds, videoFps,
           sharingLarge, sharingUnbounded, this::emit, this::note).run();
