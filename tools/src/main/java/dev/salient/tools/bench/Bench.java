@@ -152,9 +152,10 @@ public final class Bench implements Callable<Integer> {
   private boolean sharingUnbounded;
 
   @Option(names = "--cluster",
-      description = "Only the cluster rows (cluster.*, ClusterBench): 16 iterative requests "
-          + "through a gateway process to two worker-node processes against one, each pinned to "
-          + "a core of its own, and a remote worker node against the same worker in-process.")
+      description = "Only the cluster rows (cluster.*, ClusterBench), on each of "
+          + "--iterative-models: 16 iterative requests through a gateway process to two "
+          + "worker-node processes against one, each pinned to a core of its own, and a remote "
+          + "worker node against the same worker in-process.")
   private boolean cluster;
 
   @Option(names = "--cluster-warmup", defaultValue = "15",
@@ -196,8 +197,17 @@ public final class Bench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (cluster) {
-      new ClusterBench(seconds, clusterWarmupSeconds, iterativeMethod, iterativeParams,
-          this::emit, this::note).run();
+      Path scratch = Files.createTempDirectory("salient-bench");
+      ClusterBench bench = new ClusterBench(seconds, clusterWarmupSeconds, iterativeMethod,
+          iterativeParams, this::emit, this::note);
+      try {
+        for (String label : iterativeModels) {
+          Subject s = subject(label, scratch);
+          bench.run(s.label(), s.model(), s.png());
+        }
+      } finally {
+        bench.close();
+      }
       return 0;
     }
     if (sharing) {

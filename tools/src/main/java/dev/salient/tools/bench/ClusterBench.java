@@ -11,9 +11,6 @@ import dev.salient.grpc.StatsRequest;
 import dev.salient.grpc.StatsResponse;
 import dev.salient.grpc.Target;
 import dev.salient.grpc.WorkerNodeStats;
-import dev.salient.server.engine.ImageDecoder;
-import dev.salient.server.engine.InputSpec;
-import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.util.CpuAffinity;
 import java.io.IOException;
@@ -69,10 +66,15 @@ final class ClusterBench {
   private final Consumer<String> note;
   private final Path logs;
   private final ActorSystem<Void> clientSystem;
+  private String label;
+  private ModelPackage model;
+  private byte[] png;
+  /** The nodes' --models option: none for the embedded default model. */
+  private List<String> modelArgs;
 
   /**
    * A bench measuring windows of {@code seconds} after {@code warmupSeconds} of the same load on
-   * fresh processes, of {@code method} with {@code params} on the default model.
+   * fresh processes, of {@code method} with {@code params}.
    */
   ClusterBench(double seconds, double warmupSeconds, String method, Map<String, String> params,
       VideoBench.Emitter out, Consumer<String> note) throws IOException {
@@ -87,41 +89,51 @@ final class ClusterBench {
         ConfigFactory.load());
   }
 
-  void run() throws Exception {
-    try {
-      List<Integer> cores = CpuAffinity.supported() ? CpuAffinity.ofCurrentThread() : List.of();
-      if (cores.size() < 2) {
-        note.accept("cluster bench skipped: it needs two cores this process may use (found "
-            + cores + ")");
-        return;
-      }
-      if (!Files.isExecutable(Path.of("/usr/bin/taskset"))) {
-        note.accept("cluster bench skipped: it pins each worker node to a core with taskset "
-            + "(util-linux), which is not installed");
-        return;
-      }
-      note.accept("cluster bench: node logs in " + logs);
-      ExplainRequest request = request();
-      scaleOut(request, cores);
-      remoteAgainstInProcess(request);
-    } finally {
-      clientSystem.terminate();
+  /**
+   * Runs both rows on {@code model} (labelled {@code label}: the embedded default model, or a
+   * package in a directory that every node serves), explaining {@code png}.
+   */
+  void run(String label, ModelPackage model, byte[] png) throws Exception {
+    this.label = label;
+    this.model = model;
+    this.png = png;
+    this.modelArgs = model.location() instanceof ModelPackage.DirectoryLocation d
+        ? List.of("--models", d.directory().toString()) : List.of();
+    List<Integer> cores = CpuAffinity.supported() ? CpuAffinity.ofCurrentThread() : List.of();
+    if (cores.size() < 2) {
+      note.accept("cluster bench skipped: it needs two cores this process may use (found "
+          + cores + ")");
+      return;
     }
+    if (!Files.isExecutable(Path.of("/usr/bin/taskset"))) {
+      note.accept("cluster bench skipped: it pins each worker node to a core with taskset "
+          + "(util-linux), which is not installed");
+      return;
+    }
+    note.accept("cluster bench: node logs in " + logs);
+    ExplainRequest request = request();
+    scaleOut(request, cores);
+    remoteAgainstInProcess(request);
+  }
+
+  /** Stops the bench's client. */
+  void close() {
+    clientSystem.terminate();
   }
 
   private void scaleOut(ExplainRequest request, List<Integer> cores) throws Exception {
     int seedPort = freePort();
     String seed = "127.0.0.1:" + seedPort;
-    try (Node gateway = Node.start(logs, "scaleout-gateway", List.of(), List.of(), "--port",
+    try (Node gateway = node("scaleout-gateway", List.of(), List.of(), "--port",
             "0", "--roles", "gateway", "--cluster-port", Integer.toString(seedPort));
-        Node workerA = Node.start(logs, "scaleout-worker-a", pinnedTo(cores.get(0)), List.of(),
+        Node workerA = node("scaleout-worker-a", pinnedTo(cores.get(0)), List.of(),
             "--roles", "worker", "--seed-nodes", seed)) {
       ExplainerClient client = client(gateway.await(LISTENING));
       workerA.await(WORKER_NODE);
       awaitWorkerNodes(client, 1);
       double oneBefore = measure(client, request, "1 worker node");
       double two;
-      try (Node workerB = Node.start(logs, "scaleout-worker-b", pinnedTo(cores.get(1)),
+      try (Node workerB = node("scaleout-worker-b", pinnedTo(cores.get(1)),
           List.of(), "--roles", "worker", "--seed-nodes", seed)) {
         workerB.await(WORKER_NODE);
         awaitWorkerNodes(client, 2);
@@ -131,7 +143,7 @@ final class ClusterBench {
       awaitWorkerNodes(client, 1);
       double oneAfter = measure(client, request, "1 worker node, again");
       double one = (oneBefore + oneAfter) / 2;
-      out.emit("cluster.scaleout", "default", two, "jobs/s", "1 worker node", one,
+      out.emit("cluster.scaleout", label, two, "jobs/s", "1 worker node", one,
           extra().put("one_node_before", round(oneBefore)).put("one_node_after",
               round(oneAfter)).put("worker_cores", cores.subList(0, 2).toString()));
       client.close().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -143,9 +155,9 @@ final class ClusterBench {
     double inProcessBefore = inProcess(request, engineOnSecondCore, "in-process");
     double remote;
     int seedPort = freePort();
-    try (Node gateway = Node.start(logs, "remote-gateway", List.of(), List.of(), "--port", "0",
+    try (Node gateway = node("remote-gateway", List.of(), List.of(), "--port", "0",
             "--roles", "gateway", "--cluster-port", Integer.toString(seedPort));
-        Node worker = Node.start(logs, "remote-worker", List.of(), engineOnSecondCore,
+        Node worker = node("remote-worker", List.of(), engineOnSecondCore,
             "--roles", "worker", "--seed-nodes", "127.0.0.1:" + seedPort)) {
       ExplainerClient client = client(gateway.await(LISTENING));
       worker.await(WORKER_NODE);
@@ -155,14 +167,14 @@ final class ClusterBench {
     }
     double inProcessAfter = inProcess(request, engineOnSecondCore, "in-process, again");
     double inProcess = (inProcessBefore + inProcessAfter) / 2;
-    out.emit("cluster.remote", "default", remote, "jobs/s", "in-process", inProcess,
+    out.emit("cluster.remote", label, remote, "jobs/s", "in-process", inProcess,
         extra().put("in_process_before", round(inProcessBefore))
             .put("in_process_after", round(inProcessAfter)));
   }
 
   private double inProcess(ExplainRequest request, List<String> jvmOptions, String name)
       throws Exception {
-    try (Node node = Node.start(logs, name.replace(", ", "-").replace(' ', '-'), List.of(),
+    try (Node node = node(name.replace(", ", "-").replace(' ', '-'), List.of(),
         jvmOptions, "--port", "0")) {
       ExplainerClient client = client(node.await(LISTENING));
       awaitWorkerNodes(client, 1);
@@ -172,18 +184,22 @@ final class ClusterBench {
     }
   }
 
+  /** Starts node {@code name} of this model's runs. */
+  private Node node(String name, List<String> prefix, List<String> jvmOptions, String... args)
+      throws IOException {
+    return Node.start(logs.resolve(label + "-" + name + ".log"), modelArgs, prefix, jvmOptions,
+        args);
+  }
+
   private ObjectNode extra() {
     return mapper.createObjectNode().put("method", method).put("params", params.toString())
         .put("concurrent", JOBS).put("window_s", round(seconds));
   }
 
-  private ExplainRequest request() throws IOException {
-    ModelPackage model = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
-    InputSpec in = model.input();
+  private ExplainRequest request() {
     return ExplainRequest.newBuilder().setModel(model.name()).setMethod(method)
         .putAllParams(params).setTarget(Target.newBuilder().setRank(2))
-        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(
-            ImageDecoder.toPng(Bench.syntheticImage(in, 1), in)))).build();
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(png))).build();
   }
 
   private ExplainerClient client(String port) {
@@ -280,8 +296,8 @@ final class ClusterBench {
    * output in a log file the bench reads for the lines it waits for.
    */
   private record Node(String name, Process process, Path log) implements AutoCloseable {
-    static Node start(Path logs, String name, List<String> prefix, List<String> jvmOptions,
-        String... args) throws IOException {
+    static Node start(Path log, List<String> models, List<String> prefix,
+        List<String> jvmOptions, String... args) throws IOException {
       List<String> command = new ArrayList<>(prefix);
       command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-Xmx1g", "-Dai.djl.offline=true", "-Dsalient.cpu-workers=1",
@@ -291,10 +307,10 @@ final class ClusterBench {
       command.addAll(List.of("-cp", System.getProperty("java.class.path"),
           "dev.salient.server.Main", "--host", "127.0.0.1"));
       command.addAll(Arrays.asList(args));
-      Path log = logs.resolve(name + ".log");
+      command.addAll(models);
       Process process = new ProcessBuilder(command).redirectErrorStream(true)
           .redirectOutput(log.toFile()).start();
-      return new Node(name, process, log);
+      return new Node(log.getFileName().toString(), process, log);
     }
 
     /** The first group of the first line of the log matching {@code pattern}. */
