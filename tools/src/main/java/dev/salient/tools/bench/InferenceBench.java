@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code ./salient bench-inference}: images a second through Salient's Classify and through the
  * Open Inference Protocol's ModelInfer against a running server, with {@code --concurrent}
- * requests kept in flight: batch 1 (one image a request; for Classify one call) and batch 8
+ * images kept in flight: batch 1 (one image a request; for Classify one call) and batch 8
  * (eight images in one ModelInfer request, against eight Classify calls sent together). Prints
  * the median of the rounds and ModelInfer's ratio to Classify at each batch.
  */
@@ -51,7 +51,8 @@ public final class InferenceBench implements Callable<Integer> {
   Path image;
 
   @Option(names = "--concurrent", defaultValue = "16",
-      description = "Requests in flight at once (default: ${DEFAULT-VALUE}).")
+      description = "Images in flight at once: that many callers at batch 1, an eighth of "
+          + "them at batch 8 (default: ${DEFAULT-VALUE}).")
   int concurrent;
 
   @Option(names = "--seconds", defaultValue = "4",
@@ -101,7 +102,7 @@ public final class InferenceBench implements Callable<Integer> {
             medians[m], Arrays.toString(Arrays.stream(rates[m]).map(Math::round).toArray()));
       }
       System.out.printf(Locale.ROOT, "ModelInfer / Classify: batch 1 %.2f, batch 8 %.2f "
-          + "(%d requests in flight)%n", medians[1] / medians[0], medians[3] / medians[2],
+          + "(%d images in flight)%n", medians[1] / medians[0], medians[3] / medians[2],
           concurrent);
       explainer.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
       inference.close().toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -131,14 +132,17 @@ public final class InferenceBench implements Callable<Integer> {
     return CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new));
   }
 
-  /** Keeps {@code concurrent} requests in flight: 1 s of warm-up, then counts for seconds. */
+  /**
+   * Keeps {@code concurrent} images in flight ({@code concurrent / imagesEach} callers): 1 s of
+   * warm-up, then counts for {@code seconds}.
+   */
   private double imagesPerSecond(Supplier<CompletionStage<?>> request, int imagesEach)
       throws Exception {
     long warmUpEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
     long end = warmUpEnd + (long) (seconds * 1e9);
     AtomicLong counted = new AtomicLong();
     List<CompletableFuture<Void>> loops = new ArrayList<>();
-    for (int i = 0; i < concurrent; i++) {
+    for (int i = 0; i < Math.max(1, concurrent / imagesEach); i++) {
       loops.add(loop(request, imagesEach, warmUpEnd, end, counted));
     }
     CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
