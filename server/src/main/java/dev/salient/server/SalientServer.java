@@ -248,8 +248,8 @@ public final class SalientServer implements AutoCloseable {
             system),
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
         GRPCInferenceServicePowerApiHandlerFactory.partial(
-            new InferenceService(catalog, explainer, health), GRPCInferenceService.name, mat,
-            GrpcErrors.handler(), system),
+            new InferenceService(catalog, explainer, health, accessLog),
+            GRPCInferenceService.name, mat, GrpcErrors.handler(), system),
         ServerReflection.create(List.of(Explainer.description, Health.description,
             GRPCInferenceService.description), system));
     long maxMessageSize = settings.messageSizeFor(catalog.all().stream()

@@ -6,6 +6,7 @@ import dev.salient.grpc.ClassifyRequest;
 import dev.salient.grpc.ClassifyResponse;
 import dev.salient.grpc.Image;
 import dev.salient.grpc.Tensor;
+import dev.salient.inference.grpc.GRPCInferenceService;
 import dev.salient.inference.grpc.GRPCInferenceServicePowerApi;
 import dev.salient.inference.grpc.InferTensorContents;
 import dev.salient.inference.grpc.ModelInferRequest;
@@ -57,47 +58,54 @@ public final class InferenceService implements GRPCInferenceServicePowerApi {
   private final ModelCatalog catalog;
   private final ExplainerService explainer;
   private final HealthService health;
+  private final AccessLog accessLog;
 
-  /** A service over {@code explainer}'s Classify; ready while {@code health} serves. */
+  /**
+   * A service over {@code explainer}'s Classify; ready while {@code health} serves; finished
+   * calls go to {@code accessLog}, one line each.
+   */
   public InferenceService(ModelCatalog catalog, ExplainerService explainer,
-      HealthService health) {
+      HealthService health, AccessLog accessLog) {
     this.catalog = catalog;
     this.explainer = explainer;
     this.health = health;
+    this.accessLog = accessLog;
   }
 
   @Override
   public CompletionStage<ServerLiveResponse> serverLive(ServerLiveRequest in, Metadata metadata) {
-    return CompletableFuture.completedFuture(ServerLiveResponse.newBuilder().setLive(true).build());
+    return logged("ServerLive", null, metadata,
+        CompletableFuture.completedFuture(ServerLiveResponse.newBuilder().setLive(true).build()));
   }
 
   @Override
   public CompletionStage<ServerReadyResponse> serverReady(ServerReadyRequest in,
       Metadata metadata) {
-    return CompletableFuture.completedFuture(
-        ServerReadyResponse.newBuilder().setReady(health.serving()).build());
+    return logged("ServerReady", null, metadata, CompletableFuture.completedFuture(
+        ServerReadyResponse.newBuilder().setReady(health.serving()).build()));
   }
 
   @Override
   public CompletionStage<ModelReadyResponse> modelReady(ModelReadyRequest in, Metadata metadata) {
-    return answer(() -> {
+    return logged("ModelReady", in.getName(), metadata, answer(() -> {
       model(in.getName(), in.getVersion(), Caller.of(metadata));
       // Models load before the port is bound: a served model is ready while the server is.
       return ModelReadyResponse.newBuilder().setReady(health.serving()).build();
-    });
+    }));
   }
 
   @Override
   public CompletionStage<ServerMetadataResponse> serverMetadata(ServerMetadataRequest in,
       Metadata metadata) {
-    return CompletableFuture.completedFuture(ServerMetadataResponse.newBuilder()
-        .setName("salient").setVersion(ServerVersion.get()).build());
+    return logged("ServerMetadata", null, metadata, CompletableFuture.completedFuture(
+        ServerMetadataResponse.newBuilder().setName("salient").setVersion(ServerVersion.get())
+            .build()));
   }
 
   @Override
   public CompletionStage<ModelMetadataResponse> modelMetadata(ModelMetadataRequest in,
       Metadata metadata) {
-    return answer(() -> {
+    return logged("ModelMetadata", in.getName(), metadata, answer(() -> {
       ModelPackage m = model(in.getName(), in.getVersion(), Caller.of(metadata));
       long[] shape = m.input().shape();
       return ModelMetadataResponse.newBuilder()
@@ -111,7 +119,7 @@ public final class InferenceService implements GRPCInferenceServicePowerApi {
           .addOutputs(TensorMetadata.newBuilder().setName(PROBABILITIES_OUTPUT).setDatatype(FP32)
               .addShape(-1).addShape(m.numClasses()))
           .build();
-    });
+    }));
   }
 
   /**
@@ -120,6 +128,10 @@ public final class InferenceService implements GRPCInferenceServicePowerApi {
    */
   @Override
   public CompletionStage<ModelInferResponse> modelInfer(ModelInferRequest in, Metadata metadata) {
+    return logged("ModelInfer", in.getModelName(), metadata, infer(in, metadata));
+  }
+
+  private CompletionStage<ModelInferResponse> infer(ModelInferRequest in, Metadata metadata) {
     ModelPackage model;
     List<Image> images;
     List<String> outputs;
@@ -133,8 +145,9 @@ public final class InferenceService implements GRPCInferenceServicePowerApi {
     int classes = model.numClasses();
     List<CompletableFuture<ClassifyResponse>> answers = new ArrayList<>();
     for (Image image : images) {
-      answers.add(explainer.classify(ClassifyRequest.newBuilder().setModel(model.name())
-          .setImage(image).setTopK(classes).build(), metadata).toCompletableFuture());
+      answers.add(explainer.classifyUnlogged(ClassifyRequest.newBuilder()
+          .setModel(model.name()).setImage(image).setTopK(classes).build(), metadata)
+          .toCompletableFuture());
     }
     boolean raw = in.getRawInputContentsCount() > 0;
     return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).thenApply(done -> {
@@ -334,6 +347,12 @@ public final class InferenceService implements GRPCInferenceServicePowerApi {
       out.putFloat(v);
     }
     return ByteString.copyFrom(out.array());
+  }
+
+  private <T> CompletionStage<T> logged(String rpc, String model, Metadata metadata,
+      CompletionStage<T> answer) {
+    return accessLog.unary(GRPCInferenceService.name + "/" + rpc, model, null,
+        Caller.of(metadata), answer);
   }
 
   private static <T> CompletionStage<T> answer(java.util.function.Supplier<T> body) {

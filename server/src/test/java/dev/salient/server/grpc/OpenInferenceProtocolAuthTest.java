@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import dev.salient.inference.grpc.GRPCInferenceServiceClient;
 import dev.salient.inference.grpc.InferTensorContents;
 import dev.salient.inference.grpc.ModelInferRequest;
@@ -21,9 +24,9 @@ import dev.salient.server.method.MethodRegistry;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
@@ -32,11 +35,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * salient.auth applies to the Open Inference Protocol as to Salient's own service: without a
  * token UNAUTHENTICATED, with a token limited to other models PERMISSION_DENIED, with a good
- * token answered; and inference.GRPCInferenceService can be made public.
+ * token answered; each call one access-log line.
  */
 class OpenInferenceProtocolAuthTest {
   private static final String ALICE = Tokens.mint();
@@ -57,6 +61,7 @@ class OpenInferenceProtocolAuthTest {
     Config config = ConfigFactory.parseString("salient.port = 0\n"
             + "salient.cpu-workers = 1\n"
             + "salient.scheduler.measure-best-batch = false\n"
+            + "salient.access-log = on\n"
             + "salient.auth.tokens-file = \"" + tokens + "\"\n")
         .withFallback(ConfigFactory.load());
     serverSystem = ActorSystem.create(Behaviors.empty(), "oip-auth", config);
@@ -123,5 +128,26 @@ class OpenInferenceProtocolAuthTest {
     assertEquals(Status.Code.PERMISSION_DENIED, infer.getCode());
     assertTrue(infer.getDescription().contains("resnet18"), infer.getDescription());
     assertEquals(Status.Code.PERMISSION_DENIED, metadata.getCode());
+  }
+
+  @Test
+  void modelInfer_ofEightImagesIsOneAccessLogLine() {
+    ModelInferRequest eight = infer().toBuilder().setInputs(0, infer().getInputs(0).toBuilder()
+        .setShape(0, 8).setContents(InferTensorContents.newBuilder().addAllBytesContents(
+            java.util.Collections.nCopies(8, ByteString.copyFrom(TestImages.bytes(0)))))).build();
+    Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    access.addAppender(lines);
+    try {
+      assertEquals(Status.Code.OK, status(inference.modelInfer(), ALICE, eight).getCode());
+    } finally {
+      access.detachAppender(lines);
+    }
+
+    assertEquals(List.of("rpc=inference.GRPCInferenceService/ModelInfer model=fashion-mnist "
+        + "method=- client=alice status=OK ms=N"), lines.list.stream()
+        .map(ILoggingEvent::getFormattedMessage).map(m -> m.replaceFirst("ms=\\d+$", "ms=N"))
+        .toList());
   }
 }
