@@ -10,11 +10,13 @@ const viewer = window.salientViewer = {
 const $ = (id) => document.getElementById(id);
 const state = { models: [], model: null, imageB64: null, abort: null, socket: null, stream: null };
 
-// ---- colour scales (colour-blind safe): viridis for 0..max, blue-white-red for -max..max ----
-const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
-  [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]];
-const DIVERGING = [[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247],
-  [253, 219, 199], [239, 138, 98], [178, 24, 43]];
+// ---- colour scales (colour-blind safe, the server's renderer's): inferno for 0..max, blue-white-red
+// (ColorBrewer RdBu) for -max..max ----
+const hex = (...c) => c.map((v) => [(v >> 16) & 255, (v >> 8) & 255, v & 255]);
+const SEQUENTIAL = hex(0x000004, 0x0b0724, 0x210c4a, 0x3d0965, 0x57106e, 0x71196e, 0x8a226a,
+  0xa32c61, 0xbc3754, 0xd04545, 0xe35933, 0xf1711f, 0xf98c0a, 0xfcaa0f, 0xf9c932, 0xf2e865, 0xfcffa4);
+const DIVERGING = hex(0x2166ac, 0x4393c3, 0x92c5de, 0xd1e5f0, 0xf7f7f7, 0xfddbc7, 0xf4a582,
+  0xd6604d, 0xb2182b);
 // Sparse maps (a few strong pixels) are faint when shown linearly; |v|^GAMMA lifts the rest.
 const GAMMA = 0.5;
 
@@ -27,7 +29,7 @@ function lerpScale(stops, t) {
 
 function colour(scale, v) {
   // v is in [-1, 1] (diverging) or [0, 1] (sequential), already gamma-scaled.
-  return scale === 'diverging' ? lerpScale(DIVERGING, (v + 1) / 2) : lerpScale(VIRIDIS, v);
+  return scale === 'diverging' ? lerpScale(DIVERGING, (v + 1) / 2) : lerpScale(SEQUENTIAL, v);
 }
 
 // ---- tensors ----
@@ -105,7 +107,7 @@ function colourBar(scale, max, label) {
   ticks.innerHTML = `<span>${lo}</span><span>${scale === 'diverging' ? '0' : ''}</span><span>${fmt(max)}</span>`;
   const legend = document.createElement('div');
   legend.textContent = label || (scale === 'diverging'
-    ? 'blue: lowers the score, red: raises it (|v|^0.5)' : 'importance, 0 to max (|v|^0.5)');
+    ? 'blue negative, red positive (|v|^0.5)' : '0 to max (|v|^0.5)');
   bar.append(c, ticks, legend);
   return bar;
 }
@@ -352,7 +354,7 @@ function mapCard(title, plane, scale, max, asImage) {
 }
 
 function isImageLike(name, t) {
-  return t.shape.length === 3 && /adversarial|original|image/.test(name);
+  return t.shape.length === 3 && /adversarial|original|image|masked/.test(name);
 }
 
 function showResult(result, started) {
@@ -370,6 +372,7 @@ function showResult(result, started) {
   }
   const trajectories = (result.curves || []).filter((c) => /trajectory$/.test(c.name));
   const palette = ['#1f5fa8', '#d95f02', '#1b9e77', '#7570b3'];
+  $('trajectories').closest('figure').hidden = trajectories.length === 0;
   if (trajectories.length) {
     drawCurve($('trajectories'), trajectories.map((c, i) => ({ name: c.name, x: c.x, y: c.y, colour: palette[i % 4] })),
       trajectories[0].x_label, trajectories[0].y_label);
@@ -536,6 +539,12 @@ function showView(name) {
 document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => showView(t.dataset.view)));
 $('model').addEventListener('change', (e) => chooseModel(e.target.value).catch((x) => showError(x.code || 'ERROR', x.message)));
 $('method').addEventListener('change', (e) => chooseMethod(e.target.value));
+const showTarget = () => {
+  $('target-label').hidden = $('target-kind').value !== 'label';
+  $('target-rank').hidden = $('target-kind').value !== 'rank';
+};
+$('target-kind').addEventListener('change', showTarget);
+showTarget();
 $('sample').addEventListener('change', (e) => useSample(e.target.value));
 $('upload').addEventListener('change', (e) => { if (e.target.files[0]) useImage(e.target.files[0]); });
 $('run').addEventListener('click', () => (state.view === 'compare' ? compare() : explain()));
