@@ -317,6 +317,7 @@ function resetLive() {
   $('result-values').tBodies[0].innerHTML = '';
   $('step-values').innerHTML = '';
   $('top-classes').innerHTML = '';
+  $('trajectories').closest('figure').hidden = true;
 }
 
 function onFrame(frame) {
@@ -420,6 +421,7 @@ async function explain() {
       });
   } catch (e) {
     if (e.name !== 'AbortError') showError(e.code || 'ERROR', e.message);
+    $('status').textContent = e.name === 'AbortError' ? 'Stopped.' : 'Failed: see the message above.';
   }
 }
 

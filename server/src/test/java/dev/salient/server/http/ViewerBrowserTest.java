@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,7 +47,7 @@ class ViewerBrowserTest {
   static ActorSystem<Void> serverSystem;
   static SalientServer server;
   static String viewer;
-  ChromeDriver browser;
+  static ChromeDriver browser;
 
   @BeforeAll
   static void start() {
@@ -61,10 +60,14 @@ class ViewerBrowserTest {
     server = SalientServer.start(serverSystem, SalientSettings.create(config),
         ModelCatalog.embeddedDefault(), MethodRegistry.standard());
     viewer = "http://127.0.0.1:" + server.httpAddress().orElseThrow().getPort() + "/viewer/";
+    openBrowser();
   }
 
   @AfterAll
   static void stop() {
+    if (browser != null) {
+      browser.quit();
+    }
     if (server != null) {
       server.close();
       serverSystem.terminate();
@@ -73,8 +76,8 @@ class ViewerBrowserTest {
     }
   }
 
-  @BeforeEach
-  void openBrowser() {
+  /** One browser for the class (it takes seconds to start); each test loads the page afresh. */
+  static void openBrowser() {
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu",
@@ -84,23 +87,21 @@ class ViewerBrowserTest {
     ChromeDriverService service = new ChromeDriverService.Builder()
         .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
     browser = new ChromeDriver(service, options);
+  }
+
+  @BeforeEach
+  void loadPage() {
+    browser.manage().window().setSize(new Dimension(1280, 800));
     browser.get(viewer);
     until(Duration.ofSeconds(30), "the page loaded the models and samples",
         "return window.salientViewer.loaded === true");
   }
 
-  @AfterEach
-  void closeBrowser() {
-    if (browser != null) {
-      browser.quit();
-    }
-  }
-
-  private Object js(String script) {
+  private static Object js(String script) {
     return ((JavascriptExecutor) browser).executeScript(script);
   }
 
-  private void until(Duration limit, String what, String condition) {
+  private static void until(Duration limit, String what, String condition) {
     new WebDriverWait(browser, limit).withMessage(() -> what + "; page error: "
         + browser.findElement(By.id("error")).getText())
         .until(d -> Boolean.TRUE.equals(js(condition)));
