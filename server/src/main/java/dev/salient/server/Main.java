@@ -129,7 +129,8 @@ public final class Main implements Callable<Integer> {
       System.out.println("Salient worker node " + system.address() + " (models: "
           + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
     }
-    server.httpAddress().ifPresent(http -> System.out.println("Web viewer at http://"
+    String scheme = settings.tls().enabled() ? "https" : "http";
+    server.httpAddress().ifPresent(http -> System.out.println("Web viewer at " + scheme + "://"
         + http.getHostString() + ":" + http.getPort() + "/viewer/"));
     server.metricsAddress().ifPresent(metrics -> System.out.println("Metrics at http://"
         + metrics.getHostString() + ":" + metrics.getPort() + "/metrics"));

@@ -13,18 +13,23 @@ import dev.salient.grpc.ClassifyResponse;
 import dev.salient.grpc.ExplainRequest;
 import dev.salient.grpc.ExplainerClient;
 import dev.salient.grpc.Image;
+import dev.salient.grpc.StatsRequest;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ModelCatalog;
 import dev.salient.server.engine.TestImages;
 import dev.salient.server.method.MethodRegistry;
 import io.grpc.Status;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -211,6 +216,30 @@ class HttpApiTest {
     assertEquals("result", names.get(names.size() - 1));
     long frames = names.stream().filter("frame"::equals).count();
     assertEquals(result.get("steps").asLong() + 1, frames, "a frame per step and the start");
+  }
+
+  @Test
+  void closingTheEventStreamCancelsTheExplanation() throws Exception {
+    long cancelledBefore = await(grpc.stats(StatsRequest.getDefaultInstance())).getCancelled();
+    HttpResponse<InputStream> response = http.send(HttpRequest.newBuilder(
+            URI.create(base + "/v1/models/fashion-mnist:explain?stream=true"))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"instances\": [{\"b64\": \""
+            + sampleB64(0) + "\"}], \"method\": \"nonlinear\", \"params\": "
+            + "{\"steps_per_level\": 500}, \"omit_snapshots\": true}"))
+        .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    BufferedReader events = new BufferedReader(new InputStreamReader(response.body(),
+        StandardCharsets.UTF_8));
+    assertEquals("event: started", events.readLine());
+    events.close();
+
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long cancelled = cancelledBefore;
+    while (cancelled == cancelledBefore && System.nanoTime() < deadline) {
+      // Bounded poll: the cancellation reaches the worker asynchronously.
+      Thread.sleep(50);
+      cancelled = await(grpc.stats(StatsRequest.getDefaultInstance())).getCancelled();
+    }
+    assertEquals(cancelledBefore + 1, cancelled, "the request was cancelled, not run to its end");
   }
 
   @Test
