@@ -512,7 +512,10 @@ async function startVideo() {
     const maps = (answer.explained && answer.explained.maps) || [];
     if (maps.length) {
       const plane = mapPlane(tensor(maps[0].tensor));
-      drawMap($('video-overlay'), plane, maps[0].colour_scale === 'diverging' ? 'diverging' : 'sequential', maxAbs(plane.data));
+      const scale = maps[0].colour_scale === 'diverging' ? 'diverging' : 'sequential';
+      const max = maxAbs(plane.data);
+      drawMap($('video-overlay'), plane, scale, max);
+      $('video-bar').replaceChildren(colourBar(scale, max, `${maps[0].name}, this frame's scale (|v|^0.5)`));
     }
     viewer.videoFramesExplained++;
     const predicted = answer.explained && answer.explained.predicted;
