@@ -49,6 +49,10 @@ public final class Main implements Callable<Integer> {
       + "Prometheus, on the same host (default off).")
   Integer metricsPort;
 
+  @Option(names = "--http-port", description = "Port of the HTTP/JSON API and the web viewer "
+      + "(/viewer/): auto (default: 8080), off, or a number.")
+  String httpPort;
+
   @Option(names = "--allow-plaintext-on-network", description = "Serve plaintext on an "
       + "address other than loopback (otherwise refused without salient.tls): for a trusted "
       + "network, e.g. behind a TLS-terminating proxy.")
@@ -87,6 +91,7 @@ public final class Main implements Callable<Integer> {
     config = override(config, "salient.cpu-affinity.server-cores", serverCores);
     config = override(config, "salient.scheduler.max-batch", maxBatch);
     config = override(config, "salient.metrics-port", metricsPort);
+    config = override(config, "salient.http.port", httpPort);
     config = override(config, "salient.allow-plaintext-on-network", allowPlaintextOnNetwork);
     config = override(config, "salient.cluster.host", clusterHost);
     config = override(config, "salient.cluster.port", clusterPort);
@@ -124,6 +129,9 @@ public final class Main implements Callable<Integer> {
       System.out.println("Salient worker node " + system.address() + " (models: "
           + server.catalog().all().stream().map(m -> m.name()).toList() + ")");
     }
+    String scheme = settings.tls().enabled() ? "https" : "http";
+    server.httpAddress().ifPresent(http -> System.out.println("Web viewer at " + scheme + "://"
+        + http.getHostString() + ":" + http.getPort() + "/viewer/"));
     server.metricsAddress().ifPresent(metrics -> System.out.println("Metrics at http://"
         + metrics.getHostString() + ":" + metrics.getPort() + "/metrics"));
     System.out.flush();

@@ -20,6 +20,8 @@ import dev.salient.server.grpc.HealthService;
 import dev.salient.server.grpc.InferenceService;
 import dev.salient.server.grpc.MessageSizeLimit;
 import dev.salient.server.grpc.ResponseCompression;
+import dev.salient.server.http.HttpApi;
+import dev.salient.server.http.HttpSettings;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import dev.salient.server.util.CpuAffinity;
@@ -58,6 +60,7 @@ import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.ServerBuilder;
 import org.apache.pekko.stream.Materializer;
@@ -108,6 +111,8 @@ public final class SalientServer implements AutoCloseable {
   private final ActorRef<VideoSessions.Command> videoSessions;
   /** The periodic check of the tokens file, when there is one. */
   private final Optional<Cancellable> tokenReload;
+  /** The HTTP/JSON API and web viewer's port, when served (set once, at start). */
+  private Optional<ServerBinding> http = Optional.empty();
   /** The shutdown steps, each run once (by close() or by coordinated shutdown); guarded by this. */
   private CompletionStage<Done> stoppedAccepting;
   private CompletionStage<Done> drained;
@@ -266,6 +271,17 @@ public final class SalientServer implements AutoCloseable {
         runtimes.stream().map(DeviceWorker.DeviceRuntime::name).toList(), maxMessageSize,
         settings.decodeBudget() >> 20);
     ServerBinding metricsBinding = bindMetrics(system, settings, endpoint, binding);
+    Optional<ServerBinding> http;
+    try {
+      http = HttpApi.bind(system, HttpSettings.create(system.settings().config()),
+          new HttpApi(explainer, tokens, system), https(settings, tls));
+    } catch (RuntimeException e) {
+      binding.unbind();
+      if (metricsBinding != null) {
+        metricsBinding.unbind();
+      }
+      throw e;
+    }
     logAuthentication(settings, tokens);
     Optional<Cancellable> tokenReload = tokens.map(file -> system.scheduler()
         .scheduleWithFixedDelay(settings.auth().reloadInterval(),
@@ -274,6 +290,7 @@ public final class SalientServer implements AutoCloseable {
     SalientServer server = new SalientServer(system, binding, endpoint, metricsBinding, health,
         catalog, settings, split, decodeBudget, supervisor, placement, workerNode, cluster,
         videoSessions, tokenReload);
+    server.http = http;
     server.joinCoordinatedShutdown();
     return server;
   }
@@ -371,8 +388,15 @@ public final class SalientServer implements AutoCloseable {
     boolean mutual = settings.tls().mutual();
     log.info("TLS on the gRPC port ({}){}", settings.tls().certificate(),
         mutual ? ", client certificates signed by " + settings.tls().clientCa() + " required" : "");
-    return builder.enableHttps(ConnectionContext.httpsServer(() -> {
-      SSLEngine engine = tls.get().createSSLEngine();
+    return builder.enableHttps(https(settings, tls).get());
+  }
+
+  /** The TLS of the gRPC port, for another port (the HTTP API's), when there is TLS. */
+  private static Optional<HttpsConnectionContext> https(SalientSettings settings,
+      Optional<SSLContext> tls) {
+    boolean mutual = settings.tls().mutual();
+    return tls.map(context -> ConnectionContext.httpsServer(() -> {
+      SSLEngine engine = context.createSSLEngine();
       engine.setUseClientMode(false);
       engine.setNeedClientAuth(mutual);
       return engine;
@@ -475,6 +499,11 @@ public final class SalientServer implements AutoCloseable {
     return cluster;
   }
 
+  /** Where the HTTP/JSON API and the web viewer are served, unless salient.http.port is off. */
+  public Optional<InetSocketAddress> httpAddress() {
+    return http.map(ServerBinding::localAddress);
+  }
+
   /** Where GET /metrics is served, unless the metrics port is off. */
   public Optional<InetSocketAddress> metricsAddress() {
     return Optional.ofNullable(metricsBinding).map(ServerBinding::localAddress);
@@ -515,6 +544,7 @@ public final class SalientServer implements AutoCloseable {
     if (stoppedAccepting == null) {
       health.markNotServing();
       workerNode.ifPresent(node -> node.tell(WorkerNode.Drain.INSTANCE));
+      http.ifPresent(ServerBinding::unbind);
       stoppedAccepting = binding == null ? CompletableFuture.completedFuture(Done.getInstance())
           : binding.unbind().exceptionally(e -> Done.getInstance());
     }
@@ -553,6 +583,8 @@ public final class SalientServer implements AutoCloseable {
               system.classicSystem().scheduler(), system.executionContext(),
               () -> binding == null ? CompletableFuture.completedFuture(Done.getInstance())
                   : binding.terminate(CONNECTIONS_CLOSE_WITHIN)
+                      .thenCombine(http.map(h -> h.terminate(CONNECTIONS_CLOSE_WITHIN))
+                          .orElse(CompletableFuture.completedFuture(null)), (a, b) -> a)
                       .thenApply(terminated -> Done.getInstance())))
           .handle((terminated, error) -> Done.getInstance());
     }

@@ -12,6 +12,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
+import org.apache.pekko.grpc.javadsl.Metadata;
+import org.apache.pekko.grpc.javadsl.MetadataBuilder;
 import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -80,7 +82,29 @@ public final class Authentication {
     };
   }
 
-  private static Tokens.Client authenticate(Optional<HttpHeader> authorization,
+  /**
+   * The caller of a request on the HTTP API, as gRPC metadata the services read: with a tokens
+   * file, the client of {@code authorization} (a bearer header, or a WebSocket's
+   * {@code access_token} query parameter as a browser cannot set headers there); without one,
+   * the peer's address.
+   *
+   * @throws SalientException.Unauthenticated as a gRPC call without a known token is refused
+   */
+  public static Metadata httpCaller(HttpRequest request, Optional<String> authorization,
+      Optional<TokenFile> tokens) {
+    if (tokens.isEmpty()) {
+      return new MetadataBuilder().addText(CLIENT_HEADER, peer(request)).build();
+    }
+    Tokens.Client client = authenticate(
+        authorization.map(value -> RawHeader.create(AUTHORIZATION, value)), tokens.get());
+    MetadataBuilder out = new MetadataBuilder().addText(CLIENT_HEADER, client.name());
+    if (!client.models().isEmpty()) {
+      out.addText(MODELS_HEADER, String.join(",", client.models()));
+    }
+    return out.build();
+  }
+
+  private static Tokens.Client authenticate(Optional<? extends HttpHeader> authorization,
       TokenFile tokens) {
     if (authorization.isEmpty()) {
       throw new SalientException.Unauthenticated("missing bearer token: send the header "

@@ -26,7 +26,7 @@ public final class GrpcErrors {
   }
 
   /** The status for {@code error}; an unknown failure is logged with its stack trace. */
-  static Status status(Throwable error) {
+  public static Status status(Throwable error) {
     Throwable e = unwrap(error);
     Status known = known(e);
     if (known != null) {

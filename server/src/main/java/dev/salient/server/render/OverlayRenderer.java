@@ -15,12 +15,18 @@ import javax.imageio.ImageIO;
  * Renders explanation heatmaps as RGB PNGs, alone or blended over the model's input image.
  *
  * <p>The map is divided by its largest |value| (non-finite values count as 0; an all-zero map stays
- * zero), coloured with a {@link ColourScale}, and blended with opacity |value| / max, so the most
- * important pixel shows the pure colour and unimportant pixels show the image. Output is enlarged
+ * zero) and shown as sign(t) |t|^{@link #GAMMA}, coloured with a {@link ColourScale}, and blended
+ * with that as its opacity, so the most important pixel shows the pure colour and unimportant
+ * pixels show the image. The gamma keeps sparse maps visible: where a few pixels dominate, the
+ * rest would otherwise be a faint tint (a pixel at a quarter of the max shows at half). The web
+ * viewer draws maps the same way (server/src/main/resources/web/viewer.js). Output is enlarged
  * by a whole factor, nearest neighbour, until its short side is at least {@link #MIN_SHORT_SIDE}
  * pixels, so a 28x28 input becomes 224x224 with crisp pixels.
  */
 public final class OverlayRenderer {
+
+  /** The exponent applied to |value| / max before colouring and blending. */
+  public static final double GAMMA = 0.5;
 
   /** Output is enlarged by a whole factor until its short side is at least this many pixels. */
   public static final int MIN_SHORT_SIDE = 224;
@@ -129,7 +135,10 @@ public final class OverlayRenderer {
     return out;
   }
 
-  /** Divides by the largest |value|, giving [-1, 1]; an all-zero map is returned unchanged. */
+  /**
+   * Divides by the largest |value| and applies {@link #GAMMA} to the magnitude, giving [-1, 1];
+   * an all-zero map is returned unchanged.
+   */
   private static float[] normalise(float[] map) {
     float max = 0f;
     for (float v : map) {
@@ -137,7 +146,8 @@ public final class OverlayRenderer {
     }
     if (max > 0) {
       for (int i = 0; i < map.length; i++) {
-        map[i] /= max;
+        float t = map[i] / max;
+        map[i] = (float) (Math.signum(t) * Math.pow(Math.abs(t), GAMMA));
       }
     }
     return map;

@@ -160,6 +160,34 @@ class OverlayRendererTest {
   }
 
   @Test
+  void aPixelAtAQuarterOfTheMaxIsColouredAndBlendedAsHalf() throws IOException {
+    // Gamma 0.5: sparse maps stay visible beside their few strongest pixels.
+    float[] map = {0.25f, 1f};
+    float[] black = new float[2];
+
+    BufferedImage heat = read(OverlayRenderer.heatmapPng(map, 1, 2, ColourScale.SEQUENTIAL));
+    BufferedImage over = read(OverlayRenderer.overlayPng(black, spec(1, 1, 2), map, 1, 2,
+        ColourScale.SEQUENTIAL));
+
+    int half = ColourScale.SEQUENTIAL.rgb(0.5f);
+    assertEquals(half, rgb(heat, 0, 0));
+    for (int shift = 0; shift <= 16; shift += 8) {
+      // Over black, opacity 0.5 gives half of the colour's channel.
+      assertEquals(Math.rint(((half >> shift) & 0xff) * 0.5), (rgb(over, 0, 0) >> shift) & 0xff,
+          1.0, "channel at bit " + shift);
+    }
+  }
+
+  @Test
+  void signIsKeptUnderTheGamma() throws IOException {
+    float[] map = {-0.25f, 1f};
+
+    BufferedImage image = read(OverlayRenderer.heatmapPng(map, 1, 2, ColourScale.DIVERGING));
+
+    assertEquals(ColourScale.DIVERGING.rgb(-0.5f), rgb(image, 0, 0));
+  }
+
+  @Test
   void coarseMapIsResampledOverTheWholeImage() throws IOException {
     float[] map = new float[7 * 7];
     Arrays.fill(map, 0.25f);
