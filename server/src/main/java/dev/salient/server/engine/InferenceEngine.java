@@ -411,17 +411,16 @@ public final class InferenceEngine implements PassEngine {
         blurredRows = rows(GaussianBlur.apply(x, pass.extras().blurSigma()).toFloatArray(), n, size);
       }
       Shape channelShape = new Shape(1, spec.channels(), 1, 1);
-      List<LayerWalk> walks = null;
-      if (pass.extras().layerWalk()) {
-        walks = walk(modelName, model,
-            x.sub(scope.create(spec.mean(), channelShape)).div(scope.create(spec.std(), channelShape)));
-      }
+      NDArray mean = scope.create(spec.mean(), channelShape);
+      NDArray std = scope.create(spec.std(), channelShape);
+      // The walk records no gradient, so it runs before x asks for one.
+      List<LayerWalk> walks = pass.extras().layerWalk()
+          ? walk(modelName, model, x.sub(mean).div(std)) : null;
       if (wantGradient) {
         JniUtils.setGradMode(true);
         x.setRequiresGradient(true);
       }
-      NDArray normalised =
-          x.sub(scope.create(spec.mean(), channelShape)).div(scope.create(spec.std(), channelShape));
+      NDArray normalised = x.sub(mean).div(std);
       FeatureMaps featureMaps = null;
       NDArray logits;
       if (pass.extras().featureLayer()) {
