@@ -17,6 +17,7 @@ import dev.salient.server.grpc.Authentication;
 import dev.salient.server.grpc.ExplainerService;
 import dev.salient.server.grpc.GrpcErrors;
 import dev.salient.server.grpc.HealthService;
+import dev.salient.server.grpc.InferenceService;
 import dev.salient.server.grpc.MessageSizeLimit;
 import dev.salient.server.grpc.ResponseCompression;
 import dev.salient.server.method.MethodRegistry;
@@ -28,6 +29,8 @@ import dev.salient.server.worker.ExplainSupervisor;
 import dev.salient.server.worker.SchedulerMetrics;
 import io.grpc.health.v1.Health;
 import io.grpc.health.v1.HealthHandlerFactory;
+import dev.salient.inference.grpc.GRPCInferenceService;
+import dev.salient.inference.grpc.GRPCInferenceServicePowerApiHandlerFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -64,7 +67,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Starts Salient in an actor system: loads the models onto each device's engine thread, spawns
- * the supervisor and its workers, and binds the Explainer, Health and reflection services.
+ * the supervisor and its workers, and binds the Explainer, Health, Open Inference Protocol
+ * (inference.GRPCInferenceService) and reflection services.
  */
 public final class SalientServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SalientServer.class);
@@ -243,7 +247,11 @@ public final class SalientServer implements AutoCloseable {
         ExplainerPowerApiHandlerFactory.partial(explainer, Explainer.name, mat, GrpcErrors.handler(),
             system),
         HealthHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler(), system),
-        ServerReflection.create(List.of(Explainer.description, Health.description), system));
+        GRPCInferenceServicePowerApiHandlerFactory.partial(
+            new InferenceService(catalog, explainer, health, accessLog),
+            GRPCInferenceService.name, mat, GrpcErrors.handler(), system),
+        ServerReflection.create(List.of(Explainer.description, Health.description,
+            GRPCInferenceService.description), system));
     long maxMessageSize = settings.messageSizeFor(catalog.all().stream()
         .mapToLong(m -> 4L * m.input().size()).max().orElse(0));
     CompletionStage<ServerBinding> bound =

@@ -141,12 +141,16 @@ public final class ExplainerService implements ExplainerPowerApi {
 
   @Override
   public CompletionStage<ClassifyResponse> classify(ClassifyRequest in, Metadata metadata) {
-    Caller caller = Caller.of(metadata);
+    return accessLog.unary(Explainer.name + "/Classify", logged(in.getModel()), null,
+        Caller.of(metadata), classifyUnlogged(in, metadata));
+  }
+
+  /** Classify without its access-log line, for a service that logs its own calls. */
+  CompletionStage<ClassifyResponse> classifyUnlogged(ClassifyRequest in, Metadata metadata) {
     CompletionStage<ExplainOrder> order = order(in.getModel(), in.hasImage(), in.getImage(), null,
         Map.of(), new TargetSpec.Predicted(), in.getTopK(), 0, false, false,
-        GrpcTimeout.deadlineNanos(metadata), caller, false);
-    return accessLog.unary(Explainer.name + "/Classify", logged(in.getModel()), null, caller,
-        classified(order));
+        GrpcTimeout.deadlineNanos(metadata), Caller.of(metadata), false);
+    return classified(order);
   }
 
   private CompletionStage<ClassifyResponse> classified(CompletionStage<ExplainOrder> order) {

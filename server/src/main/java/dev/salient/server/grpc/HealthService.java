@@ -30,6 +30,11 @@ public final class HealthService implements Health {
     notServing.complete(ServingStatus.NOT_SERVING);
   }
 
+  /** Whether the server serves: true until it starts to shut down. */
+  public boolean serving() {
+    return status.get() == ServingStatus.SERVING;
+  }
+
   @Override
   public CompletionStage<HealthCheckResponse> check(HealthCheckRequest in) {
     if (!known(in.getService())) {

@@ -19,6 +19,8 @@ import dev.salient.grpc.Snapshot;
 import dev.salient.grpc.Started;
 import dev.salient.grpc.Target;
 import dev.salient.grpc.Tensor;
+import dev.salient.server.cluster.ClusterView;
+import dev.salient.server.cluster.WorkerNode;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelContentHash;
 import dev.salient.server.engine.ModelPackage;
@@ -26,11 +28,10 @@ import dev.salient.server.engine.Preprocessing;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.Parameter;
+import dev.salient.server.method.ResultSchema;
 import dev.salient.server.util.SalientException;
 import dev.salient.server.video.FrameAnswer;
 import dev.salient.server.video.VideoSettings;
-import dev.salient.server.cluster.ClusterView;
-import dev.salient.server.cluster.WorkerNode;
 import dev.salient.server.worker.SchedulerMetrics;
 import dev.salient.server.worker.TargetSpec;
 import java.nio.ByteBuffer;
@@ -72,9 +73,27 @@ final class ProtoMapping {
       for (Parameter<?> p : method.parameters()) {
         mi.addParameters(parameterInfo(p));
       }
+      if (method.resultSchema() != null) {
+        mi.setResult(resultSchema(method.resultSchema()));
+      }
       b.addMethods(mi);
     }
     return b.build();
+  }
+
+  static dev.salient.grpc.ResultSchema resultSchema(ResultSchema schema) {
+    var b = dev.salient.grpc.ResultSchema.newBuilder();
+    schema.values().forEach(f -> b.addValues(resultField(f)));
+    schema.maps().forEach(f -> b.addMaps(resultField(f)));
+    return b.build();
+  }
+
+  private static dev.salient.grpc.ResultField resultField(ResultSchema.Field f) {
+    return dev.salient.grpc.ResultField.newBuilder().setName(f.name()).setType(f.type())
+        .setShape(f.shape()).setMeaning(f.meaning()).setWhen(f.when())
+        .setColourScale(f.colourScale() == null ? ""
+            : f.colourScale().name().toLowerCase(Locale.ROOT))
+        .build();
   }
 
   static dev.salient.grpc.Preprocessing preprocessing(Preprocessing p) {

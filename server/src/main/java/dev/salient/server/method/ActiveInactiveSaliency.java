@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,6 +36,25 @@ import java.util.Set;
  * come from one batched pass. {@code active - inactive} is also returned as one diverging map.
  */
 public final class ActiveInactiveSaliency implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("competitors", ValueType.COUNT,
+          "how many competitor classes the maps compare the target with")
+      .value("active_fraction", ValueType.FRACTION,
+          "the share of pixels where the target's gradient beats every competitor's (eq. 5)")
+      .value("inactive_fraction", ValueType.FRACTION,
+          "the share of pixels where it loses to every competitor's (eq. 6)")
+      .value("active_sum", ValueType.NUMBER, "the sum of the active map")
+      .value("inactive_sum", ValueType.NUMBER, "the sum of the inactive map")
+      .value("competitor_<rank>", ValueType.CLASS_INDEX,
+          "the competitor classes, by rank from 1",
+          "one per competitor")
+      .map("active", MapShape.PIXELS, ColourScale.SEQUENTIAL, "active saliency (eq. 5)")
+      .map("inactive", MapShape.PIXELS, ColourScale.SEQUENTIAL, "inactive saliency (eq. 6)")
+      .map("active_minus_inactive", MapShape.PIXELS, ColourScale.DIVERGING,
+          "active minus inactive saliency")
+      .build();
 
   /** {@code k} when every other class competes. */
   static final int ALL_COMPETITORS = 0;
@@ -73,6 +94,11 @@ public final class ActiveInactiveSaliency implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

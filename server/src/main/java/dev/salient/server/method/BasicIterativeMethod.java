@@ -3,8 +3,11 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
+import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +34,28 @@ import java.util.Set;
  * eps-ball, which are convex.
  */
 public final class BasicIterativeMethod implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("flipped", ValueType.FLAG, "whether the iterations flipped the class")
+      .value("l2", ValueType.NUMBER, "the L2 distance from the image to the reported example")
+      .value("iterations", ValueType.COUNT, "the sign steps taken")
+      .value("margin", ValueType.NUMBER,
+          "the goal margin in logits (strongest other class minus the goal class, targeted; "
+          + "the source class minus the strongest other, untargeted): negative once the goal is"
+          + " reached")
+      .value("step_fraction", ValueType.FRACTION,
+          "the fraction of the last step that flips, after the refining search (1: the whole "
+          + "step)")
+      .value("iteration_bound", ValueType.FLAG,
+          "whether it stopped at max_iterations without flipping")
+      .value("untargeted", ValueType.FLAG,
+          "whether the attack only leaves the source class (no class was targeted)")
+      .map("adversarial", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the adversarial example, in pixel values")
+      .map("difference", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the adversarial example minus the image")
+      .map("importance", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "|difference| summed over channels")
+      .build();
 
   /** The method's name in requests. */
   public static final String NAME = "bim";
@@ -84,6 +109,11 @@ public final class BasicIterativeMethod implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -51,6 +51,14 @@ public interface ExplanationMethod {
     return null;
   }
 
+  /**
+   * The values and maps this method's result carries ({@link ResultSchema}); null for a method
+   * that has not declared them, which {@code ResultSchemaTest} refuses.
+   */
+  default ResultSchema resultSchema() {
+    return null;
+  }
+
   /** Whether this method can explain {@code model} (e.g. Grad-CAM needs a feature layer). */
   default boolean supports(ModelPackage model) {
     return true;

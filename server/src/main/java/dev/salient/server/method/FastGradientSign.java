@@ -3,8 +3,11 @@ package dev.salient.server.method;
 import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
+import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -29,6 +32,32 @@ import java.util.Set;
  * flipping eps found is at most {@code 1 + precision} times the largest failing one below it.
  */
 public final class FastGradientSign implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("flipped", ValueType.FLAG, "whether some epsilon flipped the class")
+      .value("l2", ValueType.NUMBER, "the L2 distance from the image to the reported example")
+      .value("iterations", ValueType.COUNT, "always 1: FGSM takes one gradient")
+      .value("epsilon", ValueType.NUMBER,
+          "the smallest epsilon found that flips (epsilon_upper), else the largest tried")
+      .value("epsilon_lower", ValueType.NUMBER, "the largest epsilon known not to flip")
+      .value("epsilon_upper", ValueType.NUMBER,
+          "the smallest epsilon known to flip",
+          "only when flipped")
+      .value("on_boundary", ValueType.FLAG,
+          "whether it flipped with epsilon_lower 0: the image is on the boundary")
+      .value("margin", ValueType.NUMBER,
+          "the goal margin in logits (strongest other class minus the goal class, targeted; "
+          + "the source class minus the strongest other, untargeted): negative once the goal is"
+          + " reached")
+      .value("candidates", ValueType.COUNT, "the epsilons tried")
+      .value("untargeted", ValueType.FLAG,
+          "whether the attack only leaves the source class (no class was targeted)")
+      .map("adversarial", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the adversarial example, in pixel values")
+      .map("difference", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the adversarial example minus the image")
+      .map("importance", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "|difference| summed over channels")
+      .build();
 
   /** The method's name in requests. */
   public static final String NAME = "fgsm";
@@ -129,6 +158,11 @@ public final class FastGradientSign implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -8,6 +8,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -72,6 +74,44 @@ import java.util.stream.IntStream;
  * same pass per iteration.
  */
 public final class GeoSal implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("flipped", ValueType.FLAG,
+          "whether the reported search reached the decision boundary and flipped the class")
+      .value("l2", ValueType.NUMBER,
+          "the L2 distance from the image to the reported adversarial example")
+      .value("iterations", ValueType.COUNT, "the projections the reported search made")
+      .value("competitor", ValueType.CLASS_INDEX,
+          "the competitor class of the reported search (the closest that flipped)")
+      .value("margin", ValueType.NUMBER,
+          "the goal margin in logits (strongest other class minus the goal class, targeted; "
+          + "the source class minus the strongest other, untargeted): negative once the goal is"
+          + " reached")
+      .value("stalled", ValueType.FLAG, "whether the reported search stopped without progress")
+      .value("iteration_bound", ValueType.FLAG,
+          "whether the reported search stopped at max_iterations")
+      .value("competitors", ValueType.COUNT, "the competitors searched")
+      .value("weight_<class>", ValueType.NUMBER,
+          "the competitor's weight in the difference and importance maps",
+          "per competitor, when the target is the predicted class")
+      .value("flipped_<class>", ValueType.FLAG,
+          "whether the search towards that competitor flipped",
+          "per competitor, when the target is the predicted class")
+      .value("l2_<class>", ValueType.NUMBER,
+          "the L2 distance of that competitor's adversarial example",
+          "per competitor, when the target is the predicted class")
+      .value("iterations_<class>", ValueType.COUNT,
+          "that search's projections",
+          "per competitor, when the target is the predicted class")
+      .map("adversarial", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the adversarial example, in pixel values")
+      .map("difference", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the adversarial example minus the image")
+      .map("importance", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "|difference| summed over channels")
+      .map("adversarial_<class>", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the adversarial example towards that competitor",
+          "per competitor, when the target is the predicted class")
+      .build();
 
   /** The method's name in requests. */
   public static final String NAME = "geosal";
@@ -101,6 +141,11 @@ public final class GeoSal implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -8,6 +8,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +27,21 @@ import java.util.Set;
  * ({@code feature_layer}), TorchScript models are exported in two parts (docs/models.md).
  */
 public final class GradCam implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("feature_channels", ValueType.COUNT, "the channels of the feature layer")
+      .value("feature_height", ValueType.COUNT, "the feature layer's height")
+      .value("feature_width", ValueType.COUNT, "the feature layer's width")
+      .value("positive_weight_fraction", ValueType.FRACTION,
+          "the share of channels with a positive Grad-CAM weight")
+      .value("cam_max", ValueType.NUMBER,
+          "the largest |value| of the map at the feature layer's resolution")
+      .value("cam_positive_fraction", ValueType.FRACTION,
+          "the share of the feature layer's positions where the map is positive")
+      .map("gradcam", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "ReLU of the weighted feature maps, upsampled bilinearly to the input")
+      .build();
 
   static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
       "what is differentiated: logit (the score before softmax, as in the paper), probability "
@@ -44,6 +61,11 @@ public final class GradCam implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

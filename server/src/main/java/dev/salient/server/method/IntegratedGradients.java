@@ -8,6 +8,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.Curve;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,6 +42,26 @@ import java.util.Set;
  * image in {@code baseline_image}, base64, decoded and resized like the request's image).
  */
 public final class IntegratedGradients implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("completeness_error", ValueType.NUMBER,
+          "|sum of attributions - (F(x) - F(baseline))| relative to |F(x) - F(baseline)| "
+          + "(absolute when that is 0): completeness, Sundararajan et al. prop. 1")
+      .value("completeness_abs_error", ValueType.NUMBER, "the same error, absolute")
+      .value("attribution_sum", ValueType.NUMBER, "the sum of the attributions")
+      .value("output_input", ValueType.NUMBER,
+          "F(x): the explained output (logit or probability, by the output parameter) at the "
+          + "image")
+      .value("output_baseline", ValueType.NUMBER,
+          "F(baseline): the explained output at the baseline")
+      .value("steps", ValueType.COUNT, "the quadrature points along the path")
+      .map("attribution", MapShape.PIXELS, ColourScale.DIVERGING,
+          "the attributions summed over channels")
+      .map("attribution_channels", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the attributions per channel",
+          "colour models only (C > 1)")
+      .build();
 
   /** Where the path starts. */
   public enum Baseline {
@@ -124,6 +146,11 @@ public final class IntegratedGradients implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

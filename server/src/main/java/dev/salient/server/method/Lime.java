@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -32,6 +34,28 @@ import java.util.Set;
  * the seed, and the superpixels depend only on the image, so batching never changes the result.
  */
 public final class Lime implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("samples", ValueType.COUNT, "the perturbed samples fitted")
+      .value("superpixels", ValueType.COUNT, "the superpixels (SLIC segments)")
+      .value("superpixel_size", ValueType.COUNT, "the superpixels' nominal side, in pixels")
+      .value("r2", ValueType.NUMBER, "the weighted R² of the linear fit")
+      .value("intercept", ValueType.NUMBER, "the fit's intercept")
+      .value("local_prediction", ValueType.NUMBER,
+          "the fit's prediction with every superpixel on")
+      .value("strongest_superpixel", ValueType.COUNT, "the superpixel with the largest |weight|")
+      .value("weight_<superpixel>", ValueType.NUMBER,
+          "the fit's coefficient of that superpixel",
+          "one per superpixel")
+      .map("lime", MapShape.PIXELS, ColourScale.DIVERGING, "each pixel's superpixel coefficient")
+      .map("evidence_for", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "the positive part of the lime map")
+      .map("evidence_against", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "the negative part, as positive numbers")
+      .map("superpixels", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "each pixel's superpixel index")
+      .build();
 
   static final Parameter<Integer> SAMPLES = Parameter.integer("samples",
       "number of samples, the image itself included", 1000, 2, 100_000);
@@ -82,6 +106,11 @@ public final class Lime implements ExplanationMethod {
    * Its samples (or patch positions) and superpixels depend only on the image, the parameters
    * and the seed; only the probabilities carry the engine's rounding.
    */
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
+  }
+
   @Override
   public BatchTolerance batchTolerance() {
     return new BatchTolerance(1e-4, 1e-4,

@@ -9,6 +9,8 @@ import dev.salient.server.explanation.ExplainEvent.Curve;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.explanation.ExplainEvent.Snapshot;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import dev.salient.server.method.SaliencyTrajectory.Point;
 import dev.salient.server.util.SalientException;
 import java.util.ArrayList;
@@ -48,6 +50,50 @@ import java.util.Set;
  * {@code levels * steps_per_level} updates costs that many passes plus one.
  */
 public final class NonlinearSaliency implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("start_probability", ValueType.PROBABILITY,
+          "the target's probability at the start of the first trajectory")
+      .value("best_probability", ValueType.PROBABILITY,
+          "the target's highest probability along the first trajectory")
+      .value("best_step", ValueType.COUNT, "the step of that best point")
+      .value("best_blurred_fraction", ValueType.FRACTION,
+          "the share of pixels blurred at the best point")
+      .value("best_level", ValueType.NUMBER, "the blur level at the best point")
+      .value("final_probability", ValueType.PROBABILITY,
+          "the target's probability at the end of the first trajectory")
+      .map("masked", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image with its blurred pixels in the mask colour")
+      .map("image", MapShape.CHANNELS, ColourScale.SEQUENTIAL, "the best point's image")
+      .map("salient", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "1 where the best point left the pixel sharp (salient), 0 where it blurred it")
+      .value("linear_start_probability", ValueType.PROBABILITY,
+          "the target's probability at the start of the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_probability", ValueType.PROBABILITY,
+          "the target's highest probability along the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_step", ValueType.COUNT,
+          "the step of that best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_blurred_fraction", ValueType.FRACTION,
+          "the share of pixels blurred at the best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_level", ValueType.NUMBER,
+          "the blur level at the best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_final_probability", ValueType.PROBABILITY,
+          "the target's probability at the end of the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_masked", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image with its blurred pixels in the mask colour",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_image", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_salient", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "1 where the best point left the pixel sharp (salient), 0 where it blurred it",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .build();
 
   /** Which gradient the trajectory follows. */
   public enum Mode {
@@ -147,6 +193,11 @@ public final class NonlinearSaliency implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -28,6 +30,18 @@ import java.util.Set;
  * job's first pass. The positions depend only on the image size and the parameters.
  */
 public final class Occlusion implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("patch", ValueType.COUNT, "the patch's side, in pixels")
+      .value("stride", ValueType.COUNT, "the patch's step, in pixels")
+      .value("positions", ValueType.COUNT, "the patch positions tried")
+      .value("largest_drop", ValueType.NUMBER,
+          "the largest drop of the target's probability under a patch")
+      .value("smallest_drop", ValueType.NUMBER, "the smallest drop (negative: a patch raised it)")
+      .map("occlusion", MapShape.PIXELS, ColourScale.DIVERGING,
+          "per pixel, the mean drop of the target's probability over the patches covering it")
+      .build();
 
   static final Parameter<Integer> PATCH = Parameter.integer("patch",
       "side of the square patch in pixels (at most the image's side); 0: a seventh of the "
@@ -64,6 +78,11 @@ public final class Occlusion implements ExplanationMethod {
    * Its samples (or patch positions) and superpixels depend only on the image, the parameters
    * and the seed; only the probabilities carry the engine's rounding.
    */
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
+  }
+
   @Override
   public BatchTolerance batchTolerance() {
     return new BatchTolerance(1e-4, 1e-4, Set.of("patch", "stride", "positions"), Set.of());

@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import dev.salient.server.method.SaliencyTrajectory.Point;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,6 +24,74 @@ import java.util.Set;
  * blurred input. The filter is the trajectory's: one Gaussian of {@code blur_sigma} pixels.
  */
 public final class SalientBlur implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("start_probability", ValueType.PROBABILITY,
+          "the target's probability at the start of the first trajectory")
+      .value("best_probability", ValueType.PROBABILITY,
+          "the target's highest probability along the first trajectory")
+      .value("best_step", ValueType.COUNT, "the step of that best point")
+      .value("best_blurred_fraction", ValueType.FRACTION,
+          "the share of pixels blurred at the best point")
+      .value("best_level", ValueType.NUMBER, "the blur level at the best point")
+      .value("final_probability", ValueType.PROBABILITY,
+          "the target's probability at the end of the first trajectory")
+      .map("masked", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image with its blurred pixels in the mask colour")
+      .map("image", MapShape.CHANNELS, ColourScale.SEQUENTIAL, "the best point's image")
+      .map("salient", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "1 where the best point left the pixel sharp (salient), 0 where it blurred it")
+      .value("linear_start_probability", ValueType.PROBABILITY,
+          "the target's probability at the start of the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_probability", ValueType.PROBABILITY,
+          "the target's highest probability along the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_step", ValueType.COUNT,
+          "the step of that best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_blurred_fraction", ValueType.FRACTION,
+          "the share of pixels blurred at the best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_best_level", ValueType.NUMBER,
+          "the blur level at the best point",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("linear_final_probability", ValueType.PROBABILITY,
+          "the target's probability at the end of the second (linear) trajectory",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_masked", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image with its blurred pixels in the mask colour",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_image", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the best point's image",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .map("linear_salient", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "1 where the best point left the pixel sharp (salient), 0 where it blurred it",
+          "with mode=both: the linear trajectory, beside the nonlinear one")
+      .value("salient_fraction", ValueType.FRACTION,
+          "the share of pixels the first trajectory found salient")
+      .value("probability_before_blur", ValueType.PROBABILITY,
+          "the target's probability at the image")
+      .value("probability_after_blur", ValueType.PROBABILITY,
+          "the target's probability with only the salient pixels blurred")
+      .value("probability_change", ValueType.NUMBER, "after minus before")
+      .map("salient_blurred", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the image with only its salient pixels blurred")
+      .value("linear_salient_fraction", ValueType.FRACTION,
+          "the same for the linear trajectory",
+          "with mode=both")
+      .value("linear_probability_before_blur", ValueType.PROBABILITY,
+          "the same for the linear trajectory",
+          "with mode=both")
+      .value("linear_probability_after_blur", ValueType.PROBABILITY,
+          "the same for the linear trajectory",
+          "with mode=both")
+      .value("linear_probability_change", ValueType.NUMBER,
+          "the same for the linear trajectory",
+          "with mode=both")
+      .map("linear_salient_blurred", MapShape.CHANNELS, ColourScale.SEQUENTIAL,
+          "the same for the linear trajectory",
+          "with mode=both")
+      .build();
 
   /**
    * The trajectory's, which runs alone (see {@link NonlinearSaliency#TOLERANCE}): its maps and
@@ -38,6 +108,11 @@ public final class SalientBlur implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -6,6 +6,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +27,20 @@ import java.util.Set;
  * default costs no pass of its own.
  */
 public final class SignedSaliency implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("target_logit", ValueType.NUMBER, "the target class's logit at the image")
+      .value("positive_sum", ValueType.NUMBER, "the sum of the positive saliency map (eq. 3)")
+      .value("negative_sum", ValueType.NUMBER, "the sum of the negative saliency map (eq. 4)")
+      .value("positive_fraction", ValueType.FRACTION,
+          "the share of pixels whose signed saliency is positive")
+      .map("positive", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "positive saliency: where raising the pixel raises the target (eq. 3)")
+      .map("negative", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "negative saliency: where raising the pixel lowers the target (eq. 4)")
+      .map("signed", MapShape.PIXELS, ColourScale.DIVERGING, "positive minus negative saliency")
+      .build();
 
   static final Parameter<Pass.Output> OUTPUT = Parameter.choice("output",
       "what is differentiated: logit (the class score S_c), probability or log_probability",
@@ -44,6 +60,11 @@ public final class SignedSaliency implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

@@ -7,14 +7,16 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * SmoothGrad (seed 004, section 2.1, eq. 1-2; Smilkov et al. 2017): the mean input gradient over
@@ -31,6 +33,25 @@ import java.util.Random;
  * running mean.
  */
 public final class SmoothGrad implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("samples", ValueType.COUNT, "the noisy copies averaged")
+      .value("sigma", ValueType.NUMBER, "the noise's standard deviation, in pixel units")
+      .value("relative_change", ValueType.NUMBER,
+          "how much the map changed with the last sample, relative to its norm (1 after one "
+          + "sample)")
+      .value("mean_gradient_l2", ValueType.NUMBER, "the L2 norm of the mean gradient")
+      .map("smoothgrad", MapShape.PIXELS_OR_CHANNELS, null,
+          "the mean gradient over the noisy copies, reduced over channels as the reduction "
+          + "parameter says")
+      .map("smoothgrad_squared", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "SmoothGrad-Squared: the mean squared gradient, max over channels")
+      .map("vargrad", MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "VarGrad: the gradient's variance over the copies, max over channels")
+      .map("mean_gradient", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the mean gradient, per channel")
+      .build();
 
   static final Parameter<Integer> SAMPLES = Parameter.integer("samples",
       "number of noisy samples n", 50, 1, 4096);
@@ -67,6 +88,11 @@ public final class SmoothGrad implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

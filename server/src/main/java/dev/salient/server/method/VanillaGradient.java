@@ -6,6 +6,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,6 +22,18 @@ import java.util.Map;
  * model is confident. {@code output=probability} or {@code log_probability} select the others.
  */
 public final class VanillaGradient implements ExplanationMethod {
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("target_logit", ValueType.NUMBER, "the target class's logit at the image")
+      .value("gradient_l2", ValueType.NUMBER, "the L2 norm of the input gradient")
+      .value("gradient_max_abs", ValueType.NUMBER, "the largest |value| of the input gradient")
+      .map("saliency", MapShape.PIXELS_OR_CHANNELS, null,
+          "the gradient reduced over channels as the reduction parameter says (max |g| by "
+          + "default)")
+      .map("gradient", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the raw input gradient of the target")
+      .build();
 
   static final Parameter<ChannelReduction> REDUCTION = Parameter.choice("reduction",
       "channel reduction: max_abs (max of |g|, Simonyan et al.), mean (signed mean, lecture "
@@ -41,6 +55,11 @@ public final class VanillaGradient implements ExplanationMethod {
   @Override
   public String name() {
     return NAME;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

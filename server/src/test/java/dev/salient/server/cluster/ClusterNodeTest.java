@@ -109,7 +109,7 @@ class ClusterNodeTest {
       }
       assertTrue(System.nanoTime() < deadline, "no " + count + " worker nodes in 30 s: "
           + stats.getCluster());
-      TimeUnit.MILLISECONDS.sleep(50);
+      TimeUnit.MILLISECONDS.sleep(50); // a bounded poll: joining takes a few load reports
     }
   }
 
@@ -164,13 +164,24 @@ class ClusterNodeTest {
 
     long explained = answers.stream().filter(FrameExplanation::hasExplained).count();
     assertTrue(explained >= 2, explained + " frames explained");
-    // Both nodes' load reports must include every engine call the frames made.
-    TimeUnit.MILLISECONDS.sleep(500);
+    // Both nodes' load reports (every 100 ms here) must include every engine call the frames
+    // made before the images per node say anything.
+    List<Long> images = imagesPerWorkerNode();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (images.stream().mapToLong(Long::longValue).sum() < explained
+        && System.nanoTime() < deadline) {
+      TimeUnit.MILLISECONDS.sleep(50); // a bounded poll of the reports
+      images = imagesPerWorkerNode();
+    }
+    assertTrue(images.contains(0L) && images.stream().anyMatch(n -> n >= explained),
+        "images per worker node " + images + " for " + explained + " explained frames");
+  }
+
+  private List<Long> imagesPerWorkerNode() {
     List<Long> images = new ArrayList<>();
     for (WorkerNodeStats n : stats().getCluster().getWorkerNodesList()) {
       images.add(n.getWorkersList().stream().mapToLong(WorkerStats::getImages).sum());
     }
-    assertTrue(images.contains(0L) && images.stream().anyMatch(n -> n >= explained),
-        "images per worker node " + images + " for " + explained + " explained frames");
+    return images;
   }
 }

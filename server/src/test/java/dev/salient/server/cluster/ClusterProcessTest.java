@@ -269,7 +269,7 @@ class ClusterProcessTest {
       }
       assertTrue(System.nanoTime() < deadline, "no " + count + " worker nodes up in 60 s: "
           + stats.getCluster());
-      TimeUnit.MILLISECONDS.sleep(200);
+      TimeUnit.MILLISECONDS.sleep(200); // a bounded poll of the gateway's Stats
     }
   }
 
@@ -282,7 +282,7 @@ class ClusterProcessTest {
         return;
       }
       assertTrue(System.nanoTime() < deadline, "the long requests did not reach both nodes");
-      TimeUnit.MILLISECONDS.sleep(100);
+      TimeUnit.MILLISECONDS.sleep(100); // a bounded poll of the gateway's Stats
     }
   }
 

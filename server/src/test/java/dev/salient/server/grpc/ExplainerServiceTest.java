@@ -535,4 +535,25 @@ class ExplainerServiceTest {
     buf.asFloatBuffer().get(out);
     return out;
   }
+
+  @Test
+  void describeModel_listsTheValuesAndMapsOfEveryMethodsResult() {
+    ModelInfo model = await(client.describeModel(DescribeModelRequest.getDefaultInstance()))
+        .getModel();
+
+    for (MethodInfo method : model.getMethodsList()) {
+      assertTrue(method.getResult().getValuesCount() > 0 && method.getResult().getMapsCount() > 0,
+          method.getName() + " lists its result's values and maps");
+    }
+    MethodInfo vanilla = model.getMethodsList().stream()
+        .filter(m -> m.getName().equals("vanilla")).findFirst().orElseThrow();
+    assertEquals(List.of("target_probability", "target_logit", "gradient_l2", "gradient_max_abs"),
+        vanilla.getResult().getValuesList().stream().map(f -> f.getName()).toList());
+    var gradient = vanilla.getResult().getMaps(1);
+    assertEquals(List.of("gradient", "float32", "[C, H, W]", "diverging", ""),
+        List.of(gradient.getName(), gradient.getType(), gradient.getShape(),
+            gradient.getColourScale(), gradient.getWhen()));
+    assertEquals("", vanilla.getResult().getMaps(0).getColourScale(),
+        "the saliency map's colour scale depends on the reduction");
+  }
 }

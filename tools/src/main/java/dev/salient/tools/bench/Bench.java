@@ -151,6 +151,18 @@ public final class Bench implements Callable<Integer> {
       description = "In --sharing, run the pairs again on a server with max-call-time off.")
   private boolean sharingUnbounded;
 
+  @Option(names = "--cluster",
+      description = "Only the cluster rows (cluster.*, ClusterBench), on each of "
+          + "--iterative-models: 16 iterative requests through a gateway process to two "
+          + "worker-node processes against one, each pinned to a core of its own, and a remote "
+          + "worker node against the same worker in-process.")
+  private boolean cluster;
+
+  @Option(names = "--cluster-warmup", defaultValue = "15",
+      description = "Seconds of load on fresh node processes before each cluster window "
+          + "(default: ${DEFAULT-VALUE}).")
+  private double clusterWarmupSeconds;
+
   private static final Logger LOG = LoggerFactory.getLogger(Bench.class);
 
   /** JIT compiler work per second below which the gRPC path counts as warm. */
@@ -184,6 +196,20 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (cluster) {
+      Path scratch = Files.createTempDirectory("salient-bench");
+      ClusterBench bench = new ClusterBench(seconds, clusterWarmupSeconds, iterativeMethod,
+          iterativeParams, this::emit, this::note);
+      try {
+        for (String label : iterativeModels) {
+          Subject s = subject(label, scratch);
+          bench.run(s.label(), s.model(), s.png());
+        }
+      } finally {
+        bench.close();
+      }
+      return 0;
+    }
     if (sharing) {
       new SharingBench(serverConfig(), seconds, sharingTrials, videoSeconds, videoFps,
           sharingLarge, sharingUnbounded, this::emit, this::note).run();
