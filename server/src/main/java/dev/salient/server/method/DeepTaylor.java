@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -35,6 +37,25 @@ public final class DeepTaylor implements ExplanationMethod {
   /** The method's name in requests. */
   public static final String NAME = "deep_taylor";
 
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("relevance_output", ValueType.NUMBER,
+          "the relevance the decomposition starts from: the target's logit")
+      .value("relevance_layer_<n>", ValueType.NUMBER,
+          "the sum of the relevance at layer n's input", "one per layer")
+      .value("relevance_input", ValueType.NUMBER, "the sum of the input relevance")
+      .value("conservation_max_relative_change", ValueType.NUMBER,
+          "the largest change of the relevance sum from one layer to the next, relative")
+      .value("negative_input_fraction", ValueType.FRACTION,
+          "the share of input relevances below 0")
+      .value("layers", ValueType.COUNT, "the layers walked")
+      .map(NAME, MapShape.PIXELS, ColourScale.DIVERGING,
+          "the input relevance, summed over channels")
+      .map("per_channel", MapShape.CHANNELS, ColourScale.DIVERGING,
+          "the input relevance per channel")
+      .build();
+
   @Override
   public String name() {
     return NAME;
@@ -54,6 +75,11 @@ public final class DeepTaylor implements ExplanationMethod {
   @Override
   public List<Parameter<?>> parameters() {
     return List.of();
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override
@@ -240,7 +266,7 @@ public final class DeepTaylor implements ExplanationMethod {
         worst = Math.max(worst, change);
         above = sum;
         String kind = layer.kind().name().toLowerCase(Locale.ROOT);
-        values.put("relevance_layer_" + i + "_" + kind, sum);
+        values.put("relevance_layer_" + i, sum);
         Map<String, Double> frameValues = new LinkedHashMap<>();
         frameValues.put("layer", (double) i);
         frameValues.put("relevance_sum", sum);

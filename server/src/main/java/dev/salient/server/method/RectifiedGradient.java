@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -44,9 +46,30 @@ public final class RectifiedGradient implements ExplanationMethod {
   static final List<Parameter<?>> PARAMETERS = List.of(PERCENTILE);
 
   private final boolean timesInput;
+  private final ResultSchema result;
 
   private RectifiedGradient(boolean timesInput) {
     this.timesInput = timesInput;
+    this.result = ResultSchema.builder()
+        .value("target_probability", ValueType.PROBABILITY,
+            "the model's probability of the target class at the image")
+        .value("target_logit", ValueType.NUMBER, "the target class's logit at the image")
+        .value("q", ValueType.NUMBER, "the percentile the thresholds were taken at")
+        .value("threshold_layer_<n>", ValueType.NUMBER,
+            "the importance threshold tau of ReLU layer n", "one per ReLU layer")
+        .value("kept_fraction_layer_<n>", ValueType.FRACTION,
+            "the share of ReLU layer n's active units whose gradient passed", "one per ReLU layer")
+        .value("relu_layers", ValueType.COUNT, "the ReLU layers the gradient was rectified at")
+        .value("map_nonzero_fraction", ValueType.FRACTION,
+            "the share of non-zero pixels of the map")
+        .value("map_max_abs", ValueType.NUMBER, "the largest |value| of the map")
+        .map(timesInput ? NAME : NOBIAS_NAME, MapShape.PIXELS, ColourScale.DIVERGING,
+            timesInput ? "the input times the rectified gradient, summed over channels"
+                : "the rectified gradient, summed over channels")
+        .map("per_channel", MapShape.CHANNELS, ColourScale.DIVERGING,
+            timesInput ? "the input times the rectified gradient, per channel"
+                : "the rectified gradient, per channel")
+        .build();
   }
 
   /** Rectified Gradient as published: the rectified gradient times the input. */
@@ -81,6 +104,11 @@ public final class RectifiedGradient implements ExplanationMethod {
   @Override
   public List<Parameter<?>> parameters() {
     return PARAMETERS;
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return result;
   }
 
   @Override

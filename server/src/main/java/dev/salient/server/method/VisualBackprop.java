@@ -7,6 +7,8 @@ import dev.salient.server.explanation.ColourScale;
 import dev.salient.server.explanation.ExplainEvent;
 import dev.salient.server.explanation.ExplainEvent.FloatTensor;
 import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
+import dev.salient.server.method.ResultSchema.MapShape;
+import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -29,6 +31,17 @@ public final class VisualBackprop implements ExplanationMethod {
   /** The method's name in requests. */
   public static final String NAME = "visual_backprop";
 
+  private static final ResultSchema RESULT = ResultSchema.builder()
+      .value("target_probability", ValueType.PROBABILITY,
+          "the model's probability of the target class at the image")
+      .value("map_max_layer_<n>", ValueType.NUMBER,
+          "the largest value of the map at the level of ReLU layer n", "one per feature level")
+      .value("feature_levels", ValueType.COUNT, "the ReLU layers over feature maps")
+      .value("map_max", ValueType.NUMBER, "the largest value of the map")
+      .map(NAME, MapShape.PIXELS, ColourScale.SEQUENTIAL,
+          "the products of the scaled-up channel means, at the input's resolution")
+      .build();
+
   @Override
   public String name() {
     return NAME;
@@ -48,6 +61,11 @@ public final class VisualBackprop implements ExplanationMethod {
   @Override
   public List<Parameter<?>> parameters() {
     return List.of();
+  }
+
+  @Override
+  public ResultSchema resultSchema() {
+    return RESULT;
   }
 
   @Override

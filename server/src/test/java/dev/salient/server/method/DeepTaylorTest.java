@@ -64,9 +64,9 @@ class DeepTaylorTest {
         argMax(loaded.harness().logits(image)));
     Map<String, Double> values = run.result().values();
     double output = values.get("relevance_output");
-    assertEquals(output, values.get("relevance_layer_9_linear"), 1e-6 * output);
-    assertEquals(output, values.get("relevance_layer_0_conv"), 1e-6 * output);
-    assertEquals(values.get("relevance_layer_0_conv"), values.get("relevance_input"));
+    assertEquals(output, values.get("relevance_layer_9"), 1e-6 * output);
+    assertEquals(output, values.get("relevance_layer_0"), 1e-6 * output);
+    assertEquals(values.get("relevance_layer_0"), values.get("relevance_input"));
     assertTrue(values.get("conservation_max_relative_change") < 1e-6);
     assertEquals(0.0, values.get("negative_input_fraction"));
     float[] perChannel = run.map("per_channel").tensor().data();
