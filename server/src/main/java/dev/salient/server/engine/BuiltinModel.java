@@ -34,6 +34,8 @@ final class BuiltinModel implements LoadedModel {
   private final List<Block> headPart;
   /** Passes of at least this many images run channels-last; 0 for none. */
   private final int channelsLastFromImages;
+  /** Walks the layers for the white-box methods; null where their rules do not cover them. */
+  private final LayerWalker walker;
 
   private BuiltinModel(ModelPackage modelPackage, NDManager manager, Block block) {
     this.modelPackage = modelPackage;
@@ -51,6 +53,9 @@ final class BuiltinModel implements LoadedModel {
       this.featurePart = List.copyOf(children.subList(0, last + 1));
       this.headPart = List.copyOf(children.subList(last + 1, children.size()));
     }
+    List<LayerWalk.Kind> walk = BuiltinArchitectures.walk(modelPackage.architecture());
+    this.walker = walk == null ? null : LayerWalker.of(block.getChildren().values(), walk,
+        modelPackage.input(), parameterStore, manager);
   }
 
   /** Builds the package's architecture on {@code parent}'s device and loads its weights. */
@@ -194,6 +199,11 @@ final class BuiltinModel implements LoadedModel {
     // same memory); the second reshape and transpose are views.
     return input.transpose(0, 2, 3, 1).reshape(n, h * w * c).reshape(n, h, w, c)
         .transpose(0, 3, 1, 2);
+  }
+
+  @Override
+  public LayerWalker walker() {
+    return walker;
   }
 
   @Override

@@ -410,13 +410,17 @@ public final class InferenceEngine implements PassEngine {
       if (pass.extras().blurSigma() > 0) {
         blurredRows = rows(GaussianBlur.apply(x, pass.extras().blurSigma()).toFloatArray(), n, size);
       }
+      Shape channelShape = new Shape(1, spec.channels(), 1, 1);
+      NDArray mean = scope.create(spec.mean(), channelShape);
+      NDArray std = scope.create(spec.std(), channelShape);
+      // The walk records no gradient, so it runs before x asks for one.
+      List<LayerWalk> walks = pass.extras().layerWalk()
+          ? walk(modelName, model, x.sub(mean).div(std)) : null;
       if (wantGradient) {
         JniUtils.setGradMode(true);
         x.setRequiresGradient(true);
       }
-      Shape channelShape = new Shape(1, spec.channels(), 1, 1);
-      NDArray normalised =
-          x.sub(scope.create(spec.mean(), channelShape)).div(scope.create(spec.std(), channelShape));
+      NDArray normalised = x.sub(mean).div(std);
       FeatureMaps featureMaps = null;
       NDArray logits;
       if (pass.extras().featureLayer()) {
@@ -463,13 +467,26 @@ public final class InferenceEngine implements PassEngine {
         }
         gradientRows = rows(x.getGradient().toFloatArray(), n, size);
       }
-      if (featureMaps != null) {
-        return featureMaps.result(logitRows, gradientRows, blurredRows, n);
-      }
-      return new PassResult(logitRows, gradientRows, blurredRows);
+      PassResult result = featureMaps != null
+          ? featureMaps.result(logitRows, gradientRows, blurredRows, n)
+          : new PassResult(logitRows, gradientRows, blurredRows);
+      return walks == null ? result : new PassResult(result.logits(), result.gradients(),
+          result.blurred(), result.features(), result.featureGradients(), result.featureShape(),
+          walks);
     } finally {
       JniUtils.setGradMode(gradModeBefore);
     }
+  }
+
+  /** Each image's walk through the layers of {@code model}, which must be walkable. */
+  private static List<LayerWalk> walk(String modelName, LoadedModel model, NDArray normalised) {
+    LayerWalker walker = model.walker();
+    if (walker == null) {
+      throw new IllegalArgumentException("model " + modelName + " cannot be walked layer by "
+          + "layer: only builtin architectures made of convolution, ReLU, max-pooling, flatten "
+          + "and linear layers can");
+    }
+    return walker.walk(normalised);
   }
 
   /**

@@ -35,6 +35,14 @@ interface LoadedModel extends AutoCloseable {
         "model " + modelPackage().name() + " has no feature layer");
   }
 
+  /**
+   * What walks the model layer by layer for the white-box methods, or null when its layers
+   * cannot be walked ({@link LayerWalk#walkable}).
+   */
+  default LayerWalker walker() {
+    return null;
+  }
+
   @Override
   void close();
 }

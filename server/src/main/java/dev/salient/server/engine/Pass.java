@@ -35,16 +35,24 @@ public record Pass(List<float[]> images, Objective objective, Extras extras, boo
    *     pass has an objective, the objective's gradient with respect to them (see {@link
    *     PassResult#features()}); only for models whose package names a feature layer
    */
-  public record Extras(float blurSigma, boolean featureLayer) {
+  public record Extras(float blurSigma, boolean featureLayer, boolean layerWalk) {
     /** Nothing extra. */
     public static final Extras NONE = new Extras(0f);
 
     /** The feature layer's activations and gradients, nothing else. */
     public static final Extras FEATURE_LAYER = new Extras(0f, true);
 
+    /** Each image's {@link LayerWalk}, nothing else. */
+    public static final Extras LAYER_WALK = new Extras(0f, false, true);
+
     /** A blur only. */
     public Extras(float blurSigma) {
       this(blurSigma, false);
+    }
+
+    /** A blur and the feature layer, no walk. */
+    public Extras(float blurSigma, boolean featureLayer) {
+      this(blurSigma, featureLayer, false);
     }
 
     /** Checks the values. */

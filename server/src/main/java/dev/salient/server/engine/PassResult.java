@@ -14,6 +14,7 @@ import java.util.List;
  * @param featureGradients the gradient of each image's objective with respect to its feature
  *     activations, when the pass asked for features and had an objective, else null
  * @param featureShape {@code [K, h, w]} of one image's features, or null with no features
+ * @param walks each image's forward pass layer by layer, when the pass asked for it, else null
  */
 public record PassResult(
     List<float[]> logits,
@@ -21,7 +22,8 @@ public record PassResult(
     List<float[]> blurred,
     List<float[]> features,
     List<float[]> featureGradients,
-    long[] featureShape) {
+    long[] featureShape,
+    List<LayerWalk> walks) {
 
   /** Logits and gradients only. */
   public PassResult(List<float[]> logits, List<float[]> gradients) {
@@ -33,8 +35,15 @@ public record PassResult(
     this(logits, gradients, blurred, null, null, null);
   }
 
+  /** Everything but walks. */
+  public PassResult(List<float[]> logits, List<float[]> gradients, List<float[]> blurred,
+      List<float[]> features, List<float[]> featureGradients, long[] featureShape) {
+    this(logits, gradients, blurred, features, featureGradients, featureShape, null);
+  }
+
   /** Copies the lists and checks that features come with their shape. */
   public PassResult {
+    walks = walks == null ? null : List.copyOf(walks);
     logits = List.copyOf(logits);
     gradients = copy(gradients);
     blurred = copy(blurred);
@@ -76,7 +85,16 @@ public record PassResult(
     return new PassResult(joined(parts, PassResult::logits),
         joined(parts, PassResult::gradients), joined(parts, PassResult::blurred),
         joined(parts, PassResult::features), joined(parts, PassResult::featureGradients),
-        first.featureShape);
+        first.featureShape, joinedWalks(parts));
+  }
+
+  private static List<LayerWalk> joinedWalks(List<PassResult> parts) {
+    if (parts.get(0).walks() == null) {
+      return null;
+    }
+    List<LayerWalk> all = new java.util.ArrayList<>();
+    parts.forEach(part -> all.addAll(part.walks()));
+    return all;
   }
 
   private static List<float[]> joined(List<PassResult> parts,
@@ -93,6 +111,6 @@ public record PassResult(
   public PassResult slice(int from, int to) {
     return new PassResult(logits.subList(from, to), rows(gradients, from, to),
         rows(blurred, from, to), rows(features, from, to), rows(featureGradients, from, to),
-        featureShape);
+        featureShape, walks == null ? null : walks.subList(from, to));
   }
 }

@@ -34,7 +34,11 @@ public final class MethodRegistry {
         new NonlinearSaliency(),
         new SalientBlur(),
         new Occlusion(),
-        new Lime()));
+        new Lime(),
+        RectifiedGradient.withInput(),
+        RectifiedGradient.noBias(),
+        new DeepTaylor(),
+        new VisualBackprop()));
   }
 
   /** All methods, in registration order. */

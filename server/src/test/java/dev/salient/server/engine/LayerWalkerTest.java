@@ -1,0 +1,95 @@
+package dev.salient.server.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The engine's layer walk: the model's forward pass, one layer at a time. */
+class LayerWalkerTest {
+  static InferenceEngine engine;
+  static ModelPackage fashion;
+  static ModelPackage tiny;
+
+  @BeforeAll
+  static void load() {
+    fashion = ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE);
+    tiny = ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript"));
+    engine = InferenceEngine.load("cpu", List.of(fashion, tiny));
+  }
+
+  @AfterAll
+  static void close() {
+    engine.close();
+  }
+
+  @Test
+  void aWalkEndsInTheLogitsOfTheModelsForwardPass() {
+    List<float[]> images = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      images.add(TestImages.sample(i * 11));
+    }
+    // Eight images: the model's own pass runs channels-last, the walk in the usual layout.
+    PassResult forward = engine.run(fashion.name(), Pass.forward(images));
+    PassResult walked = engine.run(fashion.name(),
+        new Pass(images, null, Pass.Extras.LAYER_WALK));
+
+    assertEquals(8, walked.walks().size());
+    for (int i = 0; i < 8; i++) {
+      assertArrayEquals(forward.logits().get(i), walked.walks().get(i).logits(), 1e-4f);
+      assertArrayEquals(walked.logits().get(i), walked.walks().get(i).logits(), 1e-4f);
+    }
+  }
+
+  @Test
+  void theDefaultModelWalksAsItsTenLayersWithTheirShapes() {
+    LayerWalk walk = engine.run(fashion.name(), new Pass(List.of(TestImages.sample(0)), null,
+        Pass.Extras.LAYER_WALK)).walks().get(0);
+
+    assertEquals(List.of(LayerWalk.Kind.CONV, LayerWalk.Kind.RELU, LayerWalk.Kind.MAX_POOL,
+        LayerWalk.Kind.CONV, LayerWalk.Kind.RELU, LayerWalk.Kind.MAX_POOL, LayerWalk.Kind.FLATTEN,
+        LayerWalk.Kind.LINEAR, LayerWalk.Kind.RELU, LayerWalk.Kind.LINEAR),
+        walk.layers().stream().map(LayerWalk.Layer::kind).toList());
+    LayerWalk.Conv first = (LayerWalk.Conv) walk.layers().get(0);
+    assertArrayEquals(new int[] {32, 28, 28}, first.out());
+    assertEquals(3, first.kernelHeight());
+    assertEquals(1, first.padding());
+    assertEquals(2, ((LayerWalk.MaxPool) walk.layers().get(2)).size());
+    assertEquals(64 * 7 * 7, ((LayerWalk.Linear) walk.layers().get(7)).inputs());
+    // The first layer received the normalised image.
+    float[] pixel = TestImages.sample(0);
+    float expected = (pixel[100] - fashion.input().mean()[0]) / fashion.input().std()[0];
+    assertEquals(expected, walk.inputs().get(0)[100], 1e-6f);
+    // A ReLU's output is its input with negatives set to 0.
+    float[] in = walk.inputs().get(1);
+    float[] out = walk.output(1);
+    for (int k = 0; k < in.length; k++) {
+      assertEquals(Math.max(0f, in[k]), out[k]);
+    }
+  }
+
+  @Test
+  void onlyBuiltinSequencesOfSupportedLayersCanBeWalked() {
+    assertTrue(LayerWalk.walkable(fashion));
+    assertFalse(LayerWalk.walkable(tiny));
+    var error = assertThrows(IllegalArgumentException.class, () -> engine.run(tiny.name(),
+        new Pass(List.of(new float[tiny.input().size()]), null, Pass.Extras.LAYER_WALK)));
+    assertTrue(error.getMessage().contains("cannot be walked layer by layer"));
+  }
+
+  @Test
+  void aWalkPassLeavesNoNativeArraysBehind() {
+    int before = engine.liveArrays();
+    engine.run(fashion.name(), new Pass(List.of(TestImages.sample(1), TestImages.sample(2)), null,
+        Pass.Extras.LAYER_WALK));
+    assertEquals(before, engine.liveArrays());
+  }
+}
