@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.salient.server.cluster.ClusterNode;
 import dev.salient.server.cluster.ClusterSettings;
+import dev.salient.server.cluster.Management;
 import dev.salient.server.method.MethodRegistry;
 import dev.salient.server.util.CommonPool;
 import java.util.List;
@@ -110,11 +111,16 @@ public final class Main implements Callable<Integer> {
     config = override(config, SalientServer.DRAIN_PHASE_TIMEOUT_KEY,
         SalientServer.drainLimit(settings.shutdownTimeout()).toMillis() + "ms");
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterSettings.SYSTEM_NAME,
-        ClusterNode.config(config, cluster));
+        Management.config(ClusterNode.config(config, cluster), cluster));
     SalientServer server;
     try {
+      // Before the models load: probes see /alive, and bootstrap finds the others meanwhile.
+      if (cluster.bootstrap()) {
+        Management.start(system, cluster);
+      }
       server = SalientServer.start(system, settings, SalientServer.catalogFor(settings),
           MethodRegistry.standard());
+      Management.serving(system);
     } catch (RuntimeException e) {
       System.err.println("salient: cannot start: " + e.getMessage());
       system.terminate();

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -23,11 +24,12 @@ final class NodeProcess implements AutoCloseable {
   private final Process process;
   private final List<String> lines = new ArrayList<>();
   private final String name;
+  private final Thread reader;
 
   private NodeProcess(String name, Process process) {
     this.name = name;
     this.process = process;
-    Thread reader = new Thread(() -> {
+    reader = new Thread(() -> {
       try (BufferedReader in = new BufferedReader(
           new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
         for (String line; (line = in.readLine()) != null; ) {
@@ -62,6 +64,33 @@ final class NodeProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts the server's main class as node {@code name} with {@code jvmOptions} (the image's
+   * argument file, say) before the class path and {@code env} added to this JVM's environment.
+   */
+  static NodeProcess start(String name, List<String> jvmOptions, Map<String, String> env,
+      String... args) {
+    String classPath = System.getProperty("surefire.test.class.path",
+        System.getProperty("java.class.path"));
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", classPath, "dev.salient.server.Main"));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    try {
+      return new NodeProcess(name, builder.start());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The exit status, once the process has ended. */
+  int exitValue() {
+    return process.exitValue();
+  }
+
   /** A free TCP port on loopback now. */
   static int freePort() {
     try (ServerSocket socket = new ServerSocket(0)) {
@@ -85,6 +114,11 @@ final class NodeProcess implements AutoCloseable {
           }
         }
         long left = end - System.nanoTime();
+        if (!process.isAlive() && reader.isAlive()) {
+          // The process is gone but its last lines may still be in the pipe: read them first.
+          lines.wait(100);
+          continue;
+        }
         if (left <= 0 || !process.isAlive() && seen == lines.size()) {
           throw new AssertionError("node " + name + " printed no line matching " + regex
               + (process.isAlive() ? " within " + timeout : " before it exited") + "; output:\n"
