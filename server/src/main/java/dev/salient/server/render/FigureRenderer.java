@@ -35,6 +35,9 @@ public final class FigureRenderer {
   /** Width of the colour bar, in pixels. */
   static final int BAR_WIDTH = 18;
 
+  /** The bar is at least this tall, so its labels stay apart beside a flat overlay. */
+  static final int MIN_BAR_HEIGHT = 160;
+
   /** Height positions of the ticks on the bar, in equal steps of colour from bottom to top. */
   private static final double[] TICK_POSITIONS = {0, 0.25, 0.5, 0.75, 1};
 
@@ -121,10 +124,10 @@ public final class FigureRenderer {
     int titleHeight = titleMetrics.getHeight()
         + (lines.get(1).isEmpty() ? 0 : subtitleMetrics.getHeight());
     int overlayY = MARGIN + titleHeight + GAP;
-    int barY = overlayY;
-    int height = overlayY + overlayH + GAP + labelMetrics.getHeight() + MARGIN;
+    int barHeight = Math.max(overlayH, MIN_BAR_HEIGHT);
+    int height = overlayY + barHeight + GAP + labelMetrics.getHeight() + MARGIN;
     Layout layout = new Layout(width, height, MARGIN, overlayY, overlayW, overlayH,
-        MARGIN + overlayW + GAP, barY, overlayH, titleHeight);
+        MARGIN + overlayW + GAP, overlayY, barHeight, titleHeight);
 
     BufferedImage figure = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = figure.createGraphics();
@@ -158,7 +161,7 @@ public final class FigureRenderer {
       }
       g.setColor(FAINT_INK);
       g.drawString(footnote, MARGIN,
-          layout.overlayY() + overlayH + GAP + labelMetrics.getAscent());
+          layout.barY() + barHeight + GAP + labelMetrics.getAscent());
     } finally {
       g.dispose();
     }

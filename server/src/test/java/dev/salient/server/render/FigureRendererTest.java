@@ -164,6 +164,19 @@ class FigureRendererTest {
   }
 
   @Test
+  void aFlatImageStillGetsABarTallEnoughForItsLabels() {
+    InputSpec wide = new InputSpec(1, 2, 400, 0f, 1f, new float[] {0f}, new float[] {1f});
+    float[] data = new float[800];
+    data[10] = 1f;
+
+    FigureRenderer.Figure figure = FigureRenderer.figure(new float[800], wide,
+        new FloatTensor(new long[] {2, 400}, data), ColourScale.SEQUENTIAL, TITLE);
+
+    assertEquals(FigureRenderer.MIN_BAR_HEIGHT, figure.layout().barHeight());
+    assertTrue(figure.image().getHeight() > FigureRenderer.MIN_BAR_HEIGHT);
+  }
+
+  @Test
   void allZeroMapGetsOneTickAtZero() {
     assertEquals(List.of(new FigureRenderer.Tick(0.5, 0)),
         FigureRenderer.ticks(ColourScale.DIVERGING, 0f));
