@@ -279,6 +279,8 @@ function request(methodName, live) {
   return {
     image: { encoded: state.imageB64 }, method: methodName, params: methodName === $('method').value ? params() : {},
     target: target(), top_k: 5, frame_tensors: live, omit_snapshots: true,
+    // The live view's result offers the server's figure of each map (title, colour bar) as a PNG.
+    render_png: live,
   };
 }
 
@@ -369,7 +371,9 @@ function showResult(result, started) {
     if (isImageLike(m.name, t)) { box.append(mapCard(m.name, null, null, 0, t)); continue; }
     const plane = mapPlane(t);
     const scale = m.colour_scale === 'diverging' ? 'diverging' : 'sequential';
-    box.append(mapCard(m.name, plane, scale, maxAbs(plane.data)));
+    const card = mapCard(m.name, plane, scale, maxAbs(plane.data));
+    if (m.figure_png) card.append(figureLink(m, started));
+    box.append(card);
   }
   const trajectories = (result.curves || []).filter((c) => /trajectory$/.test(c.name));
   const palette = ['#1f5fa8', '#d95f02', '#1b9e77', '#7570b3'];
@@ -385,6 +389,15 @@ function showResult(result, started) {
   $('result-values').tBodies[0].innerHTML = rows.join('');
   viewer.resultShown = true;
   void input;
+}
+
+function figureLink(map, started) {
+  const a = document.createElement('a');
+  a.className = 'figure-link';
+  a.href = 'data:image/png;base64,' + map.figure_png;
+  a.download = `${started ? started.method + '.' : ''}${map.name}.figure.png`;
+  a.textContent = 'Download figure (PNG)';
+  return a;
 }
 
 function originalCard() {

@@ -23,6 +23,9 @@ public final class FakeData {
   /** The bytes the fake sends as the overlay PNG (a PNG signature is enough for the client). */
   public static final byte[] OVERLAY = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2};
 
+  /** The bytes the fake sends as the figure PNG. */
+  public static final byte[] FIGURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 3, 4};
+
   /** The saliency map's values, row-major [2, 3]. */
   public static final float[] MAP_VALUES = {0f, 0.25f, 0.5f, 0.75f, 1f, -1.5f};
 
@@ -160,6 +163,7 @@ public final class FakeData {
                     .setName("saliency")
                     .setTensor(mapTensor())
                     .setOverlayPng(ByteString.copyFrom(OVERLAY))
+                    .setFigurePng(ByteString.copyFrom(FIGURE))
                     .setColourScale("diverging"))
             .putValues("best_probability", 0.97)
             .addCurves(

@@ -337,6 +337,9 @@ final class ExplainCommand extends ClientCommand {
       if (w.png() != null) {
         out.println("wrote      " + w.png());
       }
+      if (w.figure() != null) {
+        out.println("wrote      " + w.figure());
+      }
       out.println("wrote      " + w.npy());
     }
   }

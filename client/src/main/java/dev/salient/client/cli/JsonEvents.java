@@ -87,6 +87,7 @@ public final class JsonEvents {
       map.put("colour_scale", m.getColourScale());
       map.put("file", files == null ? null : path(files.png()));
       map.put("npy", files == null ? null : path(files.npy()));
+      map.put("figure", files == null ? null : path(files.figure()));
     }
     o.set("maps", maps);
     ArrayNode curves = NODES.arrayNode();

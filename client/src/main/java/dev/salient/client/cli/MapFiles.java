@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Writes a result's maps as {@code <stem>.<method>.<map>.png} and {@code .npy} files. */
+/**
+ * Writes a result's maps as {@code <stem>.<method>.<map>.png} (the overlay), {@code .figure.png}
+ * (the server's figure: title, overlay, colour bar) and {@code .npy} files.
+ */
 final class MapFiles {
 
   private MapFiles() {}
@@ -29,11 +32,16 @@ final class MapFiles {
     for (SaliencyMap map : result.getMapsList()) {
       String base = safe(stem) + "." + safe(method) + "." + safe(map.getName());
       Path png = null;
+      Path figure = null;
       Path npy = dir.resolve(base + ".npy");
       try {
         if (!map.getOverlayPng().isEmpty()) {
           png = dir.resolve(base + ".png");
           Files.write(png, map.getOverlayPng().toByteArray());
+        }
+        if (!map.getFigurePng().isEmpty()) {
+          figure = dir.resolve(base + ".figure.png");
+          Files.write(figure, map.getFigurePng().toByteArray());
         }
         Npy.write(npy, map.getTensor());
       } catch (IOException e) {
@@ -42,7 +50,7 @@ final class MapFiles {
         throw new CliFailure(
             "server sent a malformed map " + map.getName() + ": " + e.getMessage());
       }
-      written.add(new WrittenMap(map.getName(), png, npy));
+      written.add(new WrittenMap(map.getName(), png, npy, figure));
     }
     return written;
   }

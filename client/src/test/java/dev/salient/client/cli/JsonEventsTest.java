@@ -51,7 +51,7 @@ class JsonEventsTest {
         """
         {"event":"result","steps":2,"passes":4,"elapsed_ms":12,"best_probability":0.97,\
         "maps":[{"name":"saliency","shape":[2,3],"colour_scale":"diverging",\
-        "file":"out/a.png","npy":"out/a.npy"}],\
+        "file":"out/a.png","npy":"out/a.npy","figure":null}],\
         "curves":[{"name":"deletion","x_label":"blurred_fraction","y_label":"probability",\
         "x":[0.05,0.1],"y":[0.5,0.25]}]}""";
 

@@ -206,6 +206,31 @@ class SalientCliTest {
   }
 
   @Test
+  void explainOutWritesTheServersFigureBesideTheOverlay() throws Exception {
+    Path out = dir.resolve("figures");
+
+    CliRun run = cli(explainArgs("--out", out.toString()));
+
+    assertEquals(0, run.code(), run.err());
+    Path figure = out.resolve("shoe.vanilla.saliency.figure.png");
+    assertArrayEquals(FakeData.FIGURE, Files.readAllBytes(figure));
+    assertArrayEquals(FakeData.OVERLAY,
+        Files.readAllBytes(out.resolve("shoe.vanilla.saliency.png")));
+    assertTrue(run.outLines().contains("wrote      " + figure), run.out());
+  }
+
+  @Test
+  void explainJsonNamesTheFigureFile() throws Exception {
+    Path out = dir.resolve("figures");
+
+    CliRun run = cli(explainArgs("--json", "--out", out.toString()));
+
+    JsonNode result = JSON.readTree(run.outLines().get(3));
+    assertEquals(out.resolve("shoe.vanilla.saliency.figure.png").toString(),
+        result.get("maps").get(0).get("figure").asText());
+  }
+
+  @Test
   void explainServerError_error() {
     server.explainer.failure.set(
         Status.INVALID_ARGUMENT.withDescription("image bytes are not a PNG or JPEG"));

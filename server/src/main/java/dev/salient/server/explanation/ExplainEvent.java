@@ -129,11 +129,19 @@ public sealed interface ExplainEvent {
    * A named map, in the model's input resolution.
    *
    * @param overlayPng the map rendered over the input image, or null when not requested
+   * @param figurePng the overlay with a title and a colour bar, or null when not requested
    */
-  record SaliencyMap(String name, FloatTensor tensor, ColourScale colourScale, byte[] overlayPng) {
+  record SaliencyMap(String name, FloatTensor tensor, ColourScale colourScale, byte[] overlayPng,
+      byte[] figurePng) {
     /** A map without a rendered overlay. */
     public SaliencyMap(String name, FloatTensor tensor, ColourScale colourScale) {
-      this(name, tensor, colourScale, null);
+      this(name, tensor, colourScale, null, null);
+    }
+
+    /** A map with a rendered overlay but no figure. */
+    public SaliencyMap(String name, FloatTensor tensor, ColourScale colourScale,
+        byte[] overlayPng) {
+      this(name, tensor, colourScale, overlayPng, null);
     }
   }
 

@@ -273,6 +273,9 @@ final class ProtoMapping {
     if (m.overlayPng() != null) {
       b.setOverlayPng(ByteString.copyFrom(m.overlayPng()));
     }
+    if (m.figurePng() != null) {
+      b.setFigurePng(ByteString.copyFrom(m.figurePng()));
+    }
     return b.build();
   }
 

@@ -44,6 +44,30 @@ public final class OverlayRenderer {
       int mapHeight,
       int mapWidth,
       ColourScale scale) {
+    return encode(overlay(imageChw, spec, map, mapHeight, mapWidth, scale).image());
+  }
+
+  /**
+   * An overlay before encoding: the enlarged picture, and the largest |value| of the map, which
+   * its colours are relative to (0 for an all-zero map).
+   */
+  record Overlay(BufferedImage image, float max) {}
+
+  /** What {@link #overlayPng(float[], InputSpec, FloatTensor, ColourScale)} encodes. */
+  static Overlay overlay(float[] imageChw, InputSpec spec, FloatTensor map, ColourScale scale) {
+    long[] shape = map.shape();
+    int h = (int) shape[shape.length - 2];
+    int w = (int) shape[shape.length - 1];
+    return overlay(imageChw, spec, plane(map), h, w, scale);
+  }
+
+  private static Overlay overlay(
+      float[] imageChw,
+      InputSpec spec,
+      float[] map,
+      int mapHeight,
+      int mapWidth,
+      ColourScale scale) {
     Objects.requireNonNull(scale, "scale");
     if (imageChw == null || imageChw.length != spec.size()) {
       throw new InvalidArgument(
@@ -57,7 +81,9 @@ public final class OverlayRenderer {
     int h = spec.height();
     int w = spec.width();
     int plane = h * w;
-    float[] t = normalise(resize(finite(map, mapHeight, mapWidth), mapHeight, mapWidth, h, w));
+    float[] t = resize(finite(map, mapHeight, mapWidth), mapHeight, mapWidth, h, w);
+    float max = maxAbs(t);
+    normalise(t, max);
     double min = spec.pixelMin();
     double toByte = 255.0 / ((double) spec.pixelMax() - min);
     int[] rgb = new int[plane];
@@ -74,7 +100,7 @@ public final class OverlayRenderer {
       }
       rgb[i] = pixel;
     }
-    return png(rgb, h, w);
+    return new Overlay(enlarged(rgb, h, w), max);
   }
 
   /**
@@ -83,6 +109,11 @@ public final class OverlayRenderer {
    */
   public static byte[] overlayPng(float[] imageChw, InputSpec spec, FloatTensor map,
       ColourScale scale) {
+    return encode(overlay(imageChw, spec, map, scale).image());
+  }
+
+  /** The map as one plane: [H, W] as it is, [C, H, W] as its channel mean. */
+  private static float[] plane(FloatTensor map) {
     long[] shape = map.shape();
     int h = (int) shape[shape.length - 2];
     int w = (int) shape[shape.length - 1];
@@ -97,18 +128,19 @@ public final class OverlayRenderer {
       }
       data = mean;
     }
-    return overlayPng(imageChw, spec, data, h, w, scale);
+    return data;
   }
 
   /** The heatmap alone, coloured and enlarged the same way as in {@link #overlayPng}, as a PNG. */
   public static byte[] heatmapPng(float[] map, int h, int w, ColourScale scale) {
     Objects.requireNonNull(scale, "scale");
-    float[] t = normalise(finite(map, h, w));
+    float[] t = finite(map, h, w);
+    normalise(t, maxAbs(t));
     int[] rgb = new int[t.length];
     for (int i = 0; i < t.length; i++) {
       rgb[i] = scale.rgb(t[i]);
     }
-    return png(rgb, h, w);
+    return encode(enlarged(rgb, h, w));
   }
 
   /** A copy of the map with NaN and infinities set to 0, after checking its size. */
@@ -135,22 +167,29 @@ public final class OverlayRenderer {
     return out;
   }
 
-  /**
-   * Divides by the largest |value| and applies {@link #GAMMA} to the magnitude, giving [-1, 1];
-   * an all-zero map is returned unchanged.
-   */
-  private static float[] normalise(float[] map) {
+  private static float maxAbs(float[] map) {
     float max = 0f;
     for (float v : map) {
       max = Math.max(max, Math.abs(v));
     }
+    return max;
+  }
+
+  /**
+   * Divides by {@code max} (the largest |value|) and applies {@link #GAMMA} to the magnitude, in
+   * place, giving [-1, 1]; an all-zero map (max 0) is left unchanged.
+   */
+  private static void normalise(float[] map, float max) {
     if (max > 0) {
       for (int i = 0; i < map.length; i++) {
-        float t = map[i] / max;
-        map[i] = (float) (Math.signum(t) * Math.pow(Math.abs(t), GAMMA));
+        map[i] = gamma(map[i] / max);
       }
     }
-    return map;
+  }
+
+  /** sign(t) |t|^{@link #GAMMA}: where a value t (relative to the max) falls on the colour scale. */
+  static float gamma(double t) {
+    return (float) (Math.signum(t) * Math.pow(Math.abs(t), GAMMA));
   }
 
   /** Bilinear resampling with pixel centres aligned and edges repeated. */
@@ -193,8 +232,8 @@ public final class OverlayRenderer {
     return Math.max(1, Math.min(wanted, MAX_LONG_SIDE / Math.max(h, w)));
   }
 
-  /** Writes 0xRRGGBB pixels enlarged by {@link #factor}, nearest neighbour. */
-  private static byte[] png(int[] rgb, int h, int w) {
+  /** 0xRRGGBB pixels enlarged by {@link #factor}, nearest neighbour. */
+  private static BufferedImage enlarged(int[] rgb, int h, int w) {
     int k = factor(h, w);
     int outW = w * k;
     int[] big = new int[outW * h * k];
@@ -207,6 +246,11 @@ public final class OverlayRenderer {
     }
     BufferedImage image = new BufferedImage(outW, h * k, BufferedImage.TYPE_INT_RGB);
     image.getRaster().setDataElements(0, 0, outW, h * k, big);
+    return image;
+  }
+
+  /** The image as PNG bytes. */
+  static byte[] encode(BufferedImage image) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try {
       ImageIO.write(image, "png", out);

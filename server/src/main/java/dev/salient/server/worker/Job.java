@@ -10,6 +10,7 @@ import dev.salient.server.explanation.ExplainEvent.SaliencyMap;
 import dev.salient.server.method.ExplanationMethod;
 import dev.salient.server.method.MethodContext;
 import dev.salient.server.method.MethodRun;
+import dev.salient.server.render.FigureRenderer;
 import dev.salient.server.render.OverlayRenderer;
 import dev.salient.server.util.ServerVersion;
 import java.util.ArrayList;
@@ -31,6 +32,8 @@ final class Job {
   private final long startNanos = System.nanoTime();
   private MethodRun run;
   private int targetClass;
+  /** The class explained with the model's score for it, for the figures' titles. */
+  private ExplainEvent.ClassScore targetScore;
   private boolean finished;
   private int passes;
   /** Results of the first rows of the next pass, run in calls of their own (slices). */
@@ -203,6 +206,7 @@ final class Job {
     MethodContext context = new MethodContext(model, order.image(), target, logits, logitGradient,
         new MethodContext.FrameOptions(order.topK(), order.frameTensors()), decodeBudget);
     List<ExplainEvent.ClassScore> top = context.top(logits);
+    targetScore = context.score(logits, target);
     ExplainEvent.ClassScore predicted = MethodContext.topClasses(model, logits, 1).get(0);
     if (order.classifyOnly()) {
       finished = true;
@@ -210,7 +214,7 @@ final class Job {
       run = method.start(context);
     }
     return new ExplainEvent.Started(order.requestId(), model.name(),
-        order.classifyOnly() ? "" : order.method(), predicted, top, context.score(logits, target),
+        order.classifyOnly() ? "" : order.method(), predicted, top, targetScore,
         order.classifyOnly() ? Map.of() : method.parameters(), model.input().shape());
   }
 
@@ -224,9 +228,19 @@ final class Job {
     }
     List<SaliencyMap> rendered = new ArrayList<>();
     for (SaliencyMap map : result.maps()) {
-      rendered.add(new SaliencyMap(map.name(), map.tensor(), map.colourScale(), overlay(map)));
+      rendered.add(new SaliencyMap(map.name(), map.tensor(), map.colourScale(), overlay(map),
+          figure(map)));
     }
     return result.withMaps(rendered);
+  }
+
+  private byte[] figure(SaliencyMap map) {
+    FigureRenderer.Title title = targetScore == null
+        ? new FigureRenderer.Title(order.method(), map.name(), null, Double.NaN)
+        : new FigureRenderer.Title(order.method(), map.name(), targetScore.label(),
+            targetScore.probability());
+    return FigureRenderer.figurePng(order.image(), model.input(), map.tensor(),
+        map.colourScale(), title);
   }
 
   private byte[] overlay(SaliencyMap map) {

@@ -119,7 +119,8 @@ class ClusterSerializationTest {
     ExplainEvent.Frame frame = new ExplainEvent.Frame(3, "search", 0.5f, List.of(coat), values,
         map, map, 12);
     ExplainEvent.Result result = new ExplainEvent.Result(
-        List.of(new SaliencyMap("saliency", map, ColourScale.DIVERGING, new byte[] {1, 2, 3})),
+        List.of(new SaliencyMap("saliency", map, ColourScale.DIVERGING, new byte[] {1, 2, 3},
+            new byte[] {4, 5})),
         values, List.of(new ExplainEvent.Curve("probability", "step", "p",
             new double[] {0, 1}, new double[] {0.9, 0.1})),
         List.of(new ExplainEvent.Snapshot("step 1", 1, values, List.of())), 10, 40, 17L,
@@ -144,6 +145,7 @@ class ClusterSerializationTest {
     SaliencyMap m = r.maps().get(0);
     assertEquals(ColourScale.DIVERGING, m.colourScale());
     assertArrayEquals(new byte[] {1, 2, 3}, m.overlayPng());
+    assertArrayEquals(new byte[] {4, 5}, m.figurePng());
     assertArrayEquals(bits(map.data()), bits(m.tensor().data()));
     assertArrayEquals(new double[] {0.9, 0.1}, r.curves().get(0).y());
     assertEquals(result.provenance(), r.provenance());

@@ -201,6 +201,7 @@ class ExplainerServiceTest {
       assertEquals(Math.abs(g[i]), s[i], 0f, "max_abs of one channel is |g|");
     }
     assertTrue(saliency.getOverlayPng().isEmpty(), "no PNG unless asked for");
+    assertTrue(saliency.getFigurePng().isEmpty(), "no figure unless asked for");
   }
 
   @Test
@@ -226,6 +227,20 @@ class ExplainerServiceTest {
     for (SaliencyMap m : result.getMapsList()) {
       var png = ImageIO.read(new ByteArrayInputStream(m.getOverlayPng().toByteArray()));
       assertTrue(png.getWidth() >= 224, m.getName() + " overlay is readable");
+    }
+  }
+
+  @Test
+  void renderPngGivesATitledFigureWithAColourBarPerMap() throws Exception {
+    var result = result(vanillaRequest().setRenderPng(true).build());
+
+    for (SaliencyMap m : result.getMapsList()) {
+      var overlay = ImageIO.read(new ByteArrayInputStream(m.getOverlayPng().toByteArray()));
+      var figure = ImageIO.read(new ByteArrayInputStream(m.getFigurePng().toByteArray()));
+      assertTrue(figure != null, m.getName() + " figure decodes as an image");
+      assertTrue(figure.getWidth() > overlay.getWidth() + 40, m.getName() + " has room for a bar");
+      assertTrue(figure.getHeight() > overlay.getHeight() + 30,
+          m.getName() + " has room for a title");
     }
   }
 

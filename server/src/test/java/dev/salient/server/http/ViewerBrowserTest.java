@@ -169,6 +169,25 @@ class ViewerBrowserTest {
   }
 
   @Test
+  void eachFinalMapOffersTheServersFigureAsAPngDownload() {
+    new Select(browser.findElement(By.id("sample"))).selectByVisibleText("Shirt");
+    chooseMethod("signed");
+    browser.findElement(By.id("run")).click();
+
+    until(Duration.ofSeconds(60), "the result was shown",
+        "return window.salientViewer.resultShown === true");
+    List<WebElement> links = browser.findElements(By.cssSelector("#result-maps a.figure-link"));
+
+    assertTrue(links.size() >= 1, "a figure link per final map: " + links.size());
+    for (WebElement link : links) {
+      // "iVBORw0KGgo" is the PNG signature in base64.
+      assertTrue(link.getAttribute("href").startsWith("data:image/png;base64,iVBORw0KGgo"));
+      assertTrue(link.getAttribute("download").startsWith("signed."),
+          link.getAttribute("download"));
+    }
+  }
+
+  @Test
   void threeMethodsSideBySideShareOneScale() throws Exception {
     browser.findElement(By.cssSelector(".tab[data-view='compare']")).click();
     for (WebElement box : browser.findElements(By.cssSelector("#compare-list input"))) {
