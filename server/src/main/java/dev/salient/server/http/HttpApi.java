@@ -1,5 +1,6 @@
 package dev.salient.server.http;
 
+import com.typesafe.config.ConfigFactory;
 import dev.salient.grpc.ClassifyRequest;
 import dev.salient.grpc.ClassifyResponse;
 import dev.salient.grpc.DescribeModelRequest;
@@ -53,6 +54,7 @@ import org.apache.pekko.http.javadsl.model.ws.BinaryMessage;
 import org.apache.pekko.http.javadsl.model.ws.Message;
 import org.apache.pekko.http.javadsl.model.ws.TextMessage;
 import org.apache.pekko.http.javadsl.model.ws.WebSocketUpgrade;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SystemMaterializer;
@@ -103,7 +105,14 @@ public final class HttpApi {
     if (!settings.enabled()) {
       return Optional.empty();
     }
-    ServerBuilder builder = Http.get(system).newServerAt(settings.host(), settings.port());
+    // HTTP/1.1 only, as KServe V1 clients, Server-Sent Events and WebSockets expect: the
+    // application's preview.enable-http2 is for the gRPC port, and with it here a client's h2c
+    // upgrade offer (Java's HttpClient sends one) moved it to HTTP/2 connections that the
+    // server now and then closed under the next request (EOF in HttpApiTest).
+    ServerSettings http1 = ServerSettings.create(ConfigFactory.parseString(
+        "pekko.http.server.preview.enable-http2 = off").withFallback(system.settings().config()));
+    ServerBuilder builder = Http.get(system).newServerAt(settings.host(), settings.port())
+        .withSettings(http1);
     if (https.isPresent()) {
       builder = builder.enableHttps(https.get());
     }

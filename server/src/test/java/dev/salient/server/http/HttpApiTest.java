@@ -294,6 +294,13 @@ class HttpApiTest {
   }
 
   @Test
+  void theApiAnswersInHttp11EvenToAClientThatOffersAnUpgradeToHttp2() throws Exception {
+    assertEquals(HttpClient.Version.HTTP_2, http.version(), "the test's client offers h2c");
+
+    assertEquals(HttpClient.Version.HTTP_1_1, get("/v1/models/fashion-mnist").version());
+  }
+
+  @Test
   void anUnknownModelIsA404() throws Exception {
     HttpResponse<String> response = post("/v1/models/no-such-model:predict",
         "{\"instances\": [{\"b64\": \"" + sampleB64(0) + "\"}]}");
