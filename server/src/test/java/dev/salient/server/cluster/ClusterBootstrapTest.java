@@ -268,6 +268,8 @@ class ClusterBootstrapTest {
           "SALIENT_MANAGEMENT_BIND_HOST", "127.0.0.1", "SALIENT_MODELS", "",
           "SALIENT_CPU_WORKERS", "1", "SALIENT_REQUIRED_CONTACT_POINTS", "3",
           "SALIENT_SHUTDOWN_TIMEOUT", "30s"));
+      // The image serves HTTP on 8080; three nodes on one host take a free port each.
+      env.put("SALIENT_HTTP_PORT", "0");
       nodes.add(NodeProcess.start("node-" + i, jvm, env));
     }
   }
