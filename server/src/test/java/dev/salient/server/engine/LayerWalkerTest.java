@@ -62,14 +62,14 @@ class LayerWalkerTest {
     assertArrayEquals(new int[] {32, 28, 28}, first.out());
     assertEquals(3, first.kernelHeight());
     assertEquals(1, first.padding());
-    assertEquals(2, ((LayerWalk.MaxPool) walk.layers().get(2)).size());
+    assertEquals(2, ((LayerWalk.MaxPool) walk.layers().get(2)).kernel());
     assertEquals(64 * 7 * 7, ((LayerWalk.Linear) walk.layers().get(7)).inputs());
     // The first layer received the normalised image.
     float[] pixel = TestImages.sample(0);
     float expected = (pixel[100] - fashion.input().mean()[0]) / fashion.input().std()[0];
-    assertEquals(expected, walk.inputs().get(0)[100], 1e-6f);
+    assertEquals(expected, walk.activations().get(0)[100], 1e-6f);
     // A ReLU's output is its input with negatives set to 0.
-    float[] in = walk.inputs().get(1);
+    float[] in = walk.activations().get(1);
     float[] out = walk.output(1);
     for (int k = 0; k < in.length; k++) {
       assertEquals(Math.max(0f, in[k]), out[k]);
