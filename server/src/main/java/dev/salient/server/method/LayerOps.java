@@ -81,24 +81,32 @@ final class LayerOps {
         scatterSparse(c, weight, g, o, in);
         continue;
       }
+      int stride = c.stride();
       for (int i = 0; i < inC; i++) {
         for (int ky = 0; ky < kh; ky++) {
+          int yFrom = firstInside(ky, c.padding(), stride);
+          int yTo = Math.min(outH - 1, lastInside(ky, c.padding(), stride, inH));
           for (int kx = 0; kx < kw; kx++) {
             double w = weight[((o * inC + i) * kh + ky) * kw + kx];
             if (w == 0) {
               continue;
             }
-            for (int y = 0; y < outH; y++) {
-              int iy = y * c.stride() - c.padding() + ky;
-              if (iy < 0 || iy >= inH) {
-                continue;
-              }
+            // The output columns whose input column lies inside the image, so that the
+            // innermost loop has no bounds test (and the JIT can vectorise it at stride 1).
+            int xFrom = firstInside(kx, c.padding(), stride);
+            int xTo = Math.min(outW - 1, lastInside(kx, c.padding(), stride, inW));
+            int shift = kx - c.padding();
+            for (int y = yFrom; y <= yTo; y++) {
+              int iy = y * stride - c.padding() + ky;
               int outRow = (o * outH + y) * outW;
-              int inRow = (i * inH + iy) * inW;
-              for (int xx = 0; xx < outW; xx++) {
-                int ix = xx * c.stride() - c.padding() + kx;
-                if (ix >= 0 && ix < inW) {
-                  in[inRow + ix] += w * g[outRow + xx];
+              int inRow = (i * inH + iy) * inW + shift;
+              if (stride == 1) {
+                for (int xx = xFrom; xx <= xTo; xx++) {
+                  in[inRow + xx] += w * g[outRow + xx];
+                }
+              } else {
+                for (int xx = xFrom; xx <= xTo; xx++) {
+                  in[inRow + xx * stride] += w * g[outRow + xx];
                 }
               }
             }
@@ -107,6 +115,16 @@ final class LayerOps {
       }
     }
     return in;
+  }
+
+  /** The first output index whose input index {@code out * stride - padding + k} is >= 0. */
+  private static int firstInside(int k, int padding, int stride) {
+    return Math.max(0, -Math.floorDiv(k - padding, stride));
+  }
+
+  /** The last output index whose input index {@code out * stride - padding + k} is < size. */
+  private static int lastInside(int k, int padding, int stride, int size) {
+    return Math.floorDiv(size - 1 + padding - k, stride);
   }
 
   /** {@link #convTranspose}'s share of output channel {@code o}, one non-zero entry at a time. */

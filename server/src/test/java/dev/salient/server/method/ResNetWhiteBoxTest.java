@@ -15,6 +15,7 @@ import dev.salient.server.engine.builtin.ResNet18;
 import dev.salient.server.util.SalientException;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -96,6 +97,31 @@ class ResNetWhiteBoxTest {
     float[] image = randomImage(2);
     MethodHarness.Run run = harness.run(RectifiedGradient.noBias(), Map.of("q", "0"), image, 7);
     assertClose(run.context().logitGradient(), run.map("per_channel").tensor().data(), 1e-3);
+  }
+
+  @Test
+  void theBackwardSweepIsTheSameEveryTime() {
+    // Timing printed for docs/methods/whitebox.md, not asserted: the sweep alone, the Java
+    // arithmetic the device worker runs in onPassResult, median of five.
+    LayerWalk walk = engine.run(resnet.name(), new Pass(List.of(randomImage(5)), null,
+        Pass.Extras.LAYER_WALK)).walks().get(0);
+    for (double q : new double[] {98, 0}) {
+      long[] millis = new long[5];
+      double[] first = null;
+      for (int r = 0; r < millis.length; r++) {
+        long start = System.nanoTime();
+        double[] gradient = RectifiedGradient.sweep(walk, 3, q).inputGradient();
+        millis[r] = (System.nanoTime() - start) / 1_000_000;
+        if (first == null) {
+          first = gradient;
+        } else {
+          assertTrue(Arrays.equals(first, gradient), "sweep " + r + " at q=" + q);
+        }
+      }
+      Arrays.sort(millis);
+      System.out.printf("rectgrad sweep on ResNet-18 224x224, q=%.0f: %d ms (median of 5: %s)%n",
+          q, millis[2], Arrays.toString(millis));
+    }
   }
 
   @Test
