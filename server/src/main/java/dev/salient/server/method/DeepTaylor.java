@@ -74,7 +74,8 @@ public final class DeepTaylor implements ExplanationMethod {
   @Override
   public String description() {
     return "Relevance of the target's logit redistributed layer by layer, z+ rule in hidden "
-        + "layers, zB at the input (Deep Taylor, Montavon et al.); walkable models only";
+        + "layers, zB at the input (Deep Taylor, Montavon et al.); walkable models without "
+        + "batch normalisation or residual additions";
   }
 
   @Override
