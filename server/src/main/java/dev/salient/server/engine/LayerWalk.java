@@ -49,12 +49,14 @@ public record LayerWalk(List<Layer> layers, List<float[]> inputs) {
   /**
    * Whether the layers of {@code model} can be walked: a built-in architecture whose layers are
    * all of the kinds of {@link Kind} in one sequence (the default model's {@code fashion-cnn-v1};
-   * not ResNet-18, whose residual additions and batch normalisation the rules do not cover, nor
-   * TorchScript models, whose layers Salient cannot see).
+   * not ResNet-18, whose residual additions and batch normalisation the rules do not cover), or a
+   * TorchScript model whose {@code model.json} declares its {@code layers}.
    */
   public static boolean walkable(ModelPackage model) {
-    return model.format() == ModelPackage.Format.BUILTIN
-        && BuiltinArchitectures.walkable(model.architecture());
+    return switch (model.format()) {
+      case BUILTIN -> BuiltinArchitectures.walkable(model.architecture());
+      case TORCHSCRIPT -> model.layers() != null;
+    };
   }
 
   /** The kinds of layer a walk has. */

@@ -15,9 +15,9 @@ abstract class LayerWalkRun implements MethodRun {
   /** What a model needs for the white-box methods, said when one that lacks it is asked for. */
   static final String REQUIREMENT = "the white-box methods walk the model layer by layer, so "
       + "they need a builtin architecture made only of convolution, ReLU, max-pooling, flatten "
-      + "and linear layers (the default model's fashion-cnn-v1); ResNet-18 (residual additions, "
-      + "batch normalisation) and TorchScript models (layers Salient cannot see) have none "
-      + "(docs/methods/whitebox.md)";
+      + "and linear layers (the default model's fashion-cnn-v1; ResNet-18's residual additions "
+      + "and batch normalisation have no rule), or a TorchScript model whose model.json declares "
+      + "its \"layers\" (docs/models.md, docs/methods/whitebox.md)";
 
   protected final MethodContext context;
   private final boolean alone;
