@@ -483,8 +483,8 @@ public final class InferenceEngine implements PassEngine {
     LayerWalker walker = model.walker();
     if (walker == null) {
       throw new IllegalArgumentException("model " + modelName + " cannot be walked layer by "
-          + "layer: only builtin architectures made of convolution, ReLU, max-pooling, flatten "
-          + "and linear layers can");
+          + "layer: only builtin architectures with rules for all their layers, and TorchScript "
+          + "models whose model.json declares their \"layers\", can");
     }
     return walker.walk(normalised);
   }

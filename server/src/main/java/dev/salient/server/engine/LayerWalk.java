@@ -3,6 +3,7 @@ package dev.salient.server.engine;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -100,14 +101,22 @@ public record LayerWalk(List<Layer> layers, List<int[]> reads, List<float[]> act
 
   /**
    * The kinds of layer a walk of {@code model} has, known without loading it; empty when its
-   * layers cannot be walked (TorchScript models, whose layers Salient cannot see). The built-in
-   * architectures: the default model's {@code fashion-cnn-v1} and ResNet-18.
+   * layers cannot be walked. The built-in architectures (the default model's {@code
+   * fashion-cnn-v1}, ResNet-18) and TorchScript models whose {@code model.json} declares their
+   * {@code layers}; other TorchScript models are one function to Salient.
    */
   public static Set<Kind> kinds(ModelPackage model) {
-    if (model.format() == ModelPackage.Format.BUILTIN) {
-      return BuiltinArchitectures.walkKinds(model.architecture());
+    Set<Kind> kinds = EnumSet.noneOf(Kind.class);
+    switch (model.format()) {
+      case BUILTIN -> kinds.addAll(BuiltinArchitectures.walkKinds(model.architecture()));
+      case TORCHSCRIPT -> {
+        if (model.layers() != null) {
+          model.layers().forEach(l -> kinds.add(Kind.valueOf(l.kind().toUpperCase(Locale.ROOT))));
+        }
+      }
+      default -> { }
     }
-    return EnumSet.noneOf(Kind.class);
+    return kinds;
   }
 
   /** The kinds of layer a walk has. */

@@ -33,7 +33,9 @@ import java.util.Map;
  * architecture, for TorchScript the name of the layer at which the model was exported in two
  * parts, {@code features.pt} and {@code head.pt}, which then replace {@code weights}), {@code
  * metrics} (optional numbers such as {@code test_accuracy}) and {@code training} (optional: how
- * the trainer made the weights). Unknown fields are ignored; fields left null are not written.
+ * the trainer made the weights) and {@code layers} (optional, TorchScript only: the module's
+ * layers in order, so that the white-box methods can walk it; see {@link Layer}). Unknown fields
+ * are ignored; fields left null are not written.
  *
  * <p>Numbers the writers give as decimals ({@code mean}, {@code std}, {@code metrics}) are kept as
  * {@link BigDecimal}, so "0.2860" is written back as 0.2860.
@@ -51,7 +53,25 @@ public record ModelManifest(
     ImagePreprocessing preprocessing,
     String featureLayer,
     Map<String, BigDecimal> metrics,
-    Training training) {
+    Training training,
+    List<Layer> layers) {
+
+  /** A manifest without {@code layers}: a model the white-box methods cannot walk. */
+  public ModelManifest(
+      String name,
+      String description,
+      String format,
+      String architecture,
+      String weights,
+      String labels,
+      Input input,
+      ImagePreprocessing preprocessing,
+      String featureLayer,
+      Map<String, BigDecimal> metrics,
+      Training training) {
+    this(name, description, format, architecture, weights, labels, input, preprocessing,
+        featureLayer, metrics, training, null);
+  }
 
   /** A manifest without {@code preprocessing} (the defaults of {@link Preprocessing#DEFAULT}). */
   public ModelManifest(
@@ -66,7 +86,7 @@ public record ModelManifest(
       Map<String, BigDecimal> metrics,
       Training training) {
     this(name, description, format, architecture, weights, labels, input, null, featureLayer,
-        metrics, training);
+        metrics, training, null);
   }
 
   /** The file name of the manifest in a model package. */
@@ -147,6 +167,49 @@ public record ModelManifest(
               ? Preprocessing.parse(
                   Preprocessing.ColorManagement.class, "color_management", colorManagement)
               : Preprocessing.DEFAULT.colorManagement());
+    }
+  }
+
+  /**
+   * One layer of a TorchScript module as {@code layers} declares it: {@code kind} ("conv", "relu",
+   * "max_pool", "flatten" or "linear"); for "conv" and "linear" {@code parameters}, the prefix of
+   * the module's parameters ({@code features.0} for {@code features.0.weight} and {@code
+   * features.0.bias}; in a two-part export, the part's file name without ".pt" comes first, as in
+   * {@code head.1}); for "conv" {@code stride} (1) and {@code padding} (0); for "max_pool" {@code
+   * size}, its window and stride. The kernel and channel counts come from the weights.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  public record Layer(String kind, String parameters, Integer stride, Integer padding,
+      Integer size) {
+
+    /** The kinds {@code kind} may name, as written in the file. */
+    public static final List<String> KINDS =
+        List.of("conv", "relu", "max_pool", "flatten", "linear");
+
+    /**
+     * Checks the fields of layer {@code index}.
+     *
+     * @throws IllegalArgumentException naming the layer and the field to fix
+     */
+    void validate(String where, int index) {
+      String layer = where + "\"layers\"[" + index + "] ";
+      require(kind != null && KINDS.contains(kind), layer,
+          "needs a \"kind\" of " + KINDS + ", not " + (kind == null ? "none" : "\"" + kind + "\""));
+      boolean weighted = kind.equals("conv") || kind.equals("linear");
+      require(!weighted || (parameters != null && !parameters.isBlank()), layer,
+          "(" + kind + ") needs \"parameters\": the prefix of its weight and bias in the module, "
+              + "e.g. \"features.0\"");
+      require(weighted || parameters == null, layer,
+          "(" + kind + ") has no weights, so no \"parameters\"");
+      require(kind.equals("conv") || (stride == null && padding == null), layer,
+          "(" + kind + ") takes no \"stride\" or \"padding\"; only a conv does");
+      require(stride == null || stride >= 1, layer, "needs a \"stride\" of at least 1");
+      require(padding == null || padding >= 0, layer, "needs a \"padding\" of at least 0");
+      require(!kind.equals("max_pool") || (size != null && size >= 1), layer,
+          "(max_pool) needs \"size\", its window and stride, of at least 1");
+      require(kind.equals("max_pool") || size == null, layer,
+          "(" + kind + ") takes no \"size\"; only a max_pool does");
     }
   }
 
@@ -234,6 +297,15 @@ public record ModelManifest(
     require(input.channels() != null, where, "needs \"input\".\"channels\"");
     require(input.height() != null, where, "needs \"input\".\"height\"");
     require(input.width() != null, where, "needs \"input\".\"width\"");
+    require(layers == null || !builtin, where, "declares \"layers\", which only a torchscript "
+        + "model needs: a builtin architecture's layers are known");
+    require(layers == null || !layers.isEmpty(), where, "declares no \"layers\"; leave it out");
+    if (layers != null) {
+      for (int i = 0; i < layers.size(); i++) {
+        require(layers.get(i) != null, where, "\"layers\"[" + i + "] is null");
+        layers.get(i).validate(where, i);
+      }
+    }
     toSpec(where);
   }
 

@@ -30,7 +30,21 @@ public record ModelPackage(
     InputSpec input,
     String featureLayer,
     Map<String, Double> metrics,
-    Location location) {
+    Location location,
+    List<ModelManifest.Layer> layers) {
+
+  /** A package that declares no {@code layers}. */
+  public ModelPackage(String name, String description, Format format, String architecture,
+      String weights, List<String> labels, InputSpec input, String featureLayer,
+      Map<String, Double> metrics, Location location) {
+    this(name, description, format, architecture, weights, labels, input, featureLayer, metrics,
+        location, null);
+  }
+
+  /** Copies {@code layers}, which may be null: no layers declared. */
+  public ModelPackage {
+    layers = layers == null ? null : List.copyOf(layers);
+  }
 
   /** How the weights are stored. */
   public enum Format {
@@ -140,7 +154,8 @@ public record ModelPackage(
         spec,
         json.featureLayer(),
         Collections.unmodifiableMap(metrics),
-        location);
+        location,
+        json.layers());
   }
 
   /** Number of classes. */

@@ -12,6 +12,7 @@ import ai.djl.training.ParameterStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** A TorchScript module exported from PyTorch ({@code model.pt}). */
@@ -19,11 +20,15 @@ final class TorchScriptModel implements LoadedModel {
   private final ModelPackage modelPackage;
   private final Model model;
   private final PtSymbolBlock block;
+  /** Walks the layers {@code model.json} declares; null when it declares none. */
+  private final LayerWalker walker;
 
-  private TorchScriptModel(ModelPackage modelPackage, Model model, PtSymbolBlock block) {
+  private TorchScriptModel(ModelPackage modelPackage, Model model, PtSymbolBlock block,
+      LayerWalker walker) {
     this.modelPackage = modelPackage;
     this.model = model;
     this.block = block;
+    this.walker = walker;
   }
 
   /** Loads {@code model.pt} of a package directory onto {@code device}, in eval mode. */
@@ -39,7 +44,17 @@ final class TorchScriptModel implements LoadedModel {
           model.getNDManager().zeros(new Shape(1, in.channels(), in.height(), in.width()))) {
         evalMode(model, probe).close();
       }
-      return new TorchScriptModel(pkg, model, block);
+      LayerWalker walker = null;
+      if (pkg.layers() != null) {
+        Map<String, NDArray> parameters = new LinkedHashMap<>();
+        DeclaredLayers.addParameters(parameters, block, "");
+        walker = DeclaredLayers.walker(pkg, parameters, model.getNDManager(),
+            x -> call(block, x, false));
+      }
+      return new TorchScriptModel(pkg, model, block, walker);
+    } catch (IllegalArgumentException e) {
+      model.close();
+      throw e;
     } catch (RuntimeException e) {
       model.close();
       throw new IllegalArgumentException(
@@ -102,6 +117,11 @@ final class TorchScriptModel implements LoadedModel {
   @Override
   public NDArray forward(NDArray normalisedInput, boolean recordGradient) {
     return call(block, normalisedInput, recordGradient);
+  }
+
+  @Override
+  public LayerWalker walker() {
+    return walker;
   }
 
   @Override

@@ -5,6 +5,8 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtSymbolBlock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A TorchScript model exported in two parts at its feature layer, so that Grad-CAM can read the
@@ -24,6 +26,8 @@ final class TorchScriptTwoPartModel implements LoadedModel {
   private final Model headModel;
   private final PtSymbolBlock featuresBlock;
   private final PtSymbolBlock headBlock;
+  /** Walks the layers {@code model.json} declares; null when it declares none. */
+  private LayerWalker walker;
 
   private TorchScriptTwoPartModel(ModelPackage modelPackage, Model featuresModel,
       Model headModel) {
@@ -58,13 +62,36 @@ final class TorchScriptTwoPartModel implements LoadedModel {
         TorchScriptModel.evalMode(head, maps).close();
         maps.close();
       }
-      return new TorchScriptTwoPartModel(pkg, features, head);
     } catch (RuntimeException e) {
       features.close();
       head.close();
       throw new IllegalArgumentException("model " + pkg.name() + ": cannot run the two-part "
           + "TorchScript export " + FEATURES_FILE + " + " + HEAD_FILE + ": " + e.getMessage(), e);
     }
+    TorchScriptTwoPartModel model = new TorchScriptTwoPartModel(pkg, features, head);
+    if (pkg.layers() != null) {
+      try {
+        // Parameters are named by part: "features.0.weight" is features.pt's "0.weight".
+        Map<String, NDArray> parameters = new LinkedHashMap<>();
+        DeclaredLayers.addParameters(parameters, model.featuresBlock, partName(FEATURES_FILE));
+        DeclaredLayers.addParameters(parameters, model.headBlock, partName(HEAD_FILE));
+        model.walker = DeclaredLayers.walker(pkg, parameters, features.getNDManager(),
+            x -> model.forward(x, false));
+      } catch (RuntimeException e) {
+        model.close();
+        throw e;
+      }
+    }
+    return model;
+  }
+
+  private static String partName(String file) {
+    return file.substring(0, file.length() - ".pt".length()) + ".";
+  }
+
+  @Override
+  public LayerWalker walker() {
+    return walker;
   }
 
   @Override

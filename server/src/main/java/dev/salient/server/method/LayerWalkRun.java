@@ -19,9 +19,9 @@ abstract class LayerWalkRun implements MethodRun {
   /** What a model needs for the white-box methods, said when one that lacks it is asked for. */
   static final String REQUIREMENT = "the white-box methods walk the model layer by layer, so "
       + "they need a builtin architecture (the default model's fashion-cnn-v1; ResNet-18 for "
-      + "rectgrad, rectgrad_nobias and visual_backprop) whose every kind of layer the method has "
-      + "a rule for; TorchScript models (layers Salient cannot see) have none "
-      + "(docs/methods/whitebox.md)";
+      + "rectgrad, rectgrad_nobias and visual_backprop) or a TorchScript model whose model.json "
+      + "declares its \"layers\" (docs/models.md), made only of layers the method has a rule "
+      + "for (docs/methods/whitebox.md)";
 
   /** Every kind of layer the gradient rules of rectgrad and visual_backprop's scaling cover. */
   static final Set<LayerWalk.Kind> ALL_KINDS = EnumSet.allOf(LayerWalk.Kind.class);

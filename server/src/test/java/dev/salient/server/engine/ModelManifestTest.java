@@ -130,6 +130,42 @@ class ModelManifestTest {
     assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "{\"kind\":\"batch_norm\",\"parameters\":\"f.1\"}|needs a \"kind\" of [conv, relu",
+      "{\"kind\":\"conv\"}|(conv) needs \"parameters\"",
+      "{\"kind\":\"relu\",\"parameters\":\"f.1\"}|(relu) has no weights",
+      "{\"kind\":\"linear\",\"parameters\":\"h\",\"stride\":2}|only a conv does",
+      "{\"kind\":\"max_pool\"}|(max_pool) needs \"size\"",
+      "{\"kind\":\"conv\",\"parameters\":\"f.0\",\"padding\":-1}|\"padding\" of at least 0"})
+  void aBadLayerDeclarationIsRefusedNamingTheLayerAndTheFix(String layerAndMessage)
+      throws IOException {
+    String[] parts = layerAndMessage.split("\\|");
+    Path file = dir.resolve("model.json");
+    Files.writeString(file, "{\"name\":\"m\",\"format\":\"torchscript\",\"labels\":\"l.txt\","
+        + "\"input\":{\"channels\":1,\"height\":4,\"width\":4},"
+        + "\"layers\":[{\"kind\":\"relu\"}," + parts[0] + "]}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains("\"layers\"[1]"), e.getMessage());
+    assertTrue(e.getMessage().contains(parts[1]), e.getMessage());
+  }
+
+  @Test
+  void aBuiltinModelDeclaresNoLayers() throws IOException {
+    Path file = dir.resolve("model.json");
+    Files.writeString(file, "{\"name\":\"m\",\"format\":\"builtin\",\"architecture\":\"a\","
+        + "\"weights\":\"w\",\"labels\":\"l.txt\",\"input\":{\"channels\":1,\"height\":4,"
+        + "\"width\":4},\"layers\":[{\"kind\":\"relu\"}]}");
+
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ModelManifest.read(file));
+
+    assertTrue(e.getMessage().contains("only a torchscript model needs"), e.getMessage());
+  }
+
   private Path manifestWithPreprocessing(String preprocessing) throws IOException {
     Path file = dir.resolve("model.json");
     Files.writeString(file, "{\"name\":\"m\",\"format\":\"torchscript\",\"labels\":\"l.txt\","
@@ -236,7 +272,8 @@ class ModelManifestTest {
   @ParameterizedTest
   @ValueSource(strings = {"src/main/resources/models/fashion-mnist",
       "src/test/resources/models/tiny-torchscript", "src/test/resources/models/tiny-two-part",
-      "src/test/resources/models/colour-224", "src/test/resources/models/traced-64"})
+      "src/test/resources/models/colour-224", "src/test/resources/models/traced-64",
+      "src/test/resources/models/tiny-walkable", "src/test/resources/models/fused-walkable"})
   void everyPackageInTheRepositoryReads(String directory) {
     ModelManifest manifest = ModelManifest.read(Path.of(directory, "model.json"));
     ModelPackage model = ModelPackage.read(Path.of(directory));

@@ -107,7 +107,7 @@ class WhiteBoxServiceTest {
       Status status = Status.fromThrowable(error);
       assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode(), method);
       assertTrue(status.getDescription().contains("cannot explain model tiny-torchscript")
-          && status.getDescription().contains("TorchScript models (layers Salient cannot see)"),
+          && status.getDescription().contains("TorchScript model whose model.json declares its"),
           status.getDescription());
     }
   }

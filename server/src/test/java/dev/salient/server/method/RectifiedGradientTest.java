@@ -98,7 +98,7 @@ class RectifiedGradientTest {
       SalientException.InvalidArgument refused = assertThrows(
           SalientException.InvalidArgument.class,
           () -> registry.lookup(name, LoadedEngine.tinyColour()));
-      assertTrue(refused.getMessage().contains("TorchScript models (layers Salient cannot see)"),
+      assertTrue(refused.getMessage().contains("TorchScript model whose model.json declares its"),
           refused.getMessage());
     }
   }

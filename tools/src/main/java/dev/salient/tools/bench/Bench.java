@@ -144,7 +144,8 @@ public final class Bench implements Callable<Integer> {
 
   @Option(names = "--sharing-large", defaultValue = "resnet18",
       description = "The large model beside the default one in --sharing: resnet18 (random "
-          + "weights) or colour224 (default: ${DEFAULT-VALUE}).")
+          + "weights), colour224, or a model package directory, e.g. the MobileNetV2 of "
+          + "tools/scripts/export_mobilenet_v2.py (default: ${DEFAULT-VALUE}).")
   private String sharingLarge;
 
   @Option(names = "--sharing-unbounded",

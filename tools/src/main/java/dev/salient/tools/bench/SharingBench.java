@@ -86,7 +86,8 @@ final class SharingBench {
 
   /**
    * A bench of servers configured by {@code config}, windows of {@code seconds}; the large model
-   * is {@code largeLabel} (colour224 or resnet18), and with {@code compareUnbounded} the pairs
+   * is {@code largeLabel} (colour224, resnet18 or a package directory), and with {@code
+   * compareUnbounded} the pairs
    * run again on a server with {@code max-call-time = off}.
    */
   SharingBench(Config config, double seconds, int trials, double videoSeconds, double videoFps,
@@ -184,7 +185,12 @@ final class SharingBench {
       return ModelPackage.read(Path.of(System.getProperty("salient.repository", "."))
           .resolve("server/src/test/resources/models/colour-224"));
     }
-    throw new IllegalArgumentException("--sharing-large takes colour224 or resnet18, not "
+    Path directory = Path.of(largeLabel);
+    if (Files.isRegularFile(directory.resolve("model.json"))) {
+      return ModelPackage.read(directory);
+    }
+    throw new IllegalArgumentException("--sharing-large takes colour224, resnet18 or a model "
+        + "package directory (such as tools/scripts/export_mobilenet_v2.py writes), not "
         + largeLabel);
   }
 
