@@ -195,7 +195,9 @@ final class LayerWalker {
           if (!(block instanceof BatchNorm)) {
             throw new IllegalArgumentException(where + "not a batch normalisation: " + block);
           }
-          return batchNorm(block, chw(in));
+          LayerWalk.BatchNorm norm = batchNorm(block, chw(in));
+          checkBatchNorm(where, block, norm, parameterStore, probe.get(0).getManager());
+          return norm;
         }
         case AVG_POOL -> {
           if (new Shape(out).size() != in[1]) {
@@ -209,6 +211,28 @@ final class LayerWalker {
           return new LayerWalk.Flatten(in.length == 2 ? new int[] {(int) in[1], 1, 1} : chw(in));
         }
         default -> throw new IllegalArgumentException(where + "a " + kind + " is no block");
+      }
+    }
+  }
+
+  /**
+   * Checks {@code norm} against its block on one input of ones per channel: a block whose
+   * epsilon is not DJL's default would give other values.
+   */
+  private static void checkBatchNorm(String where, Block block, LayerWalk.BatchNorm norm,
+      ParameterStore parameterStore, NDManager manager) {
+    int channels = norm.shape()[0];
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray ones = scope.ones(new Shape(1, channels, 1, 1));
+      float[] y = block.forward(parameterStore, new NDList(ones), false).singletonOrThrow()
+          .toFloatArray();
+      for (int c = 0; c < channels; c++) {
+        float expected = norm.scale()[c] + norm.shift()[c];
+        if (Math.abs(y[c] - expected) > 1e-4 * Math.max(1, Math.abs(expected))) {
+          throw new IllegalArgumentException(where + "channel " + c + " gives " + y[c]
+              + " for 1, the walk's scale and shift (epsilon " + BATCH_NORM_EPSILON + ") "
+              + expected + ": a batch normalisation with another epsilon is not supported");
+        }
       }
     }
   }

@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.training.ParameterStore;
 import dev.salient.server.engine.builtin.ResNet18;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -111,6 +117,28 @@ class LayerWalkerTest {
     assertArrayEquals(new int[] {4}, walk.reads().get(4));
     assertEquals(LayerWalk.Kind.ADD, walk.layers().get(9).kind());
     assertArrayEquals(new int[] {9, 4}, walk.reads().get(9));
+  }
+
+  @Test
+  void aBatchNormalisationWithAnotherEpsilonIsRefusedWhenTheWalkIsBuilt() {
+    InputSpec in = new InputSpec(3, 3, 3, 0f, 1f, new float[] {0, 0, 0}, new float[] {1, 1, 1});
+    try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+      for (float epsilon : new float[] {1e-5f, 1e-2f}) {
+        Block norm = BatchNorm.builder().optEpsilon(epsilon).build();
+        norm.initialize(manager, DataType.FLOAT32, new Shape(1, 3, 3, 3));
+        ParameterStore store = new ParameterStore(manager, false);
+        if (epsilon == 1e-5f) {
+          LayerWalker walker = LayerWalker.of(List.of(norm), List.of(LayerWalk.Kind.BATCH_NORM),
+              in, store, manager);
+          LayerWalk.BatchNorm layer = (LayerWalk.BatchNorm) walker.layers().get(0);
+          assertEquals(1 / Math.sqrt(1 + 1e-5), layer.scale()[1], 1e-7);
+        } else {
+          var error = assertThrows(IllegalArgumentException.class, () -> LayerWalker.of(
+              List.of(norm), List.of(LayerWalk.Kind.BATCH_NORM), in, store, manager));
+          assertTrue(error.getMessage().contains("another epsilon"), error.getMessage());
+        }
+      }
+    }
   }
 
   @Test
