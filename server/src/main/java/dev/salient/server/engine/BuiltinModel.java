@@ -53,7 +53,7 @@ final class BuiltinModel implements LoadedModel {
       this.featurePart = List.copyOf(children.subList(0, last + 1));
       this.headPart = List.copyOf(children.subList(last + 1, children.size()));
     }
-    List<LayerWalk.Kind> walk = BuiltinArchitectures.walk(modelPackage.architecture());
+    WalkPlan.Sequence walk = BuiltinArchitectures.walk(modelPackage.architecture());
     this.walker = walk == null ? null : LayerWalker.of(block.getChildren().values(), walk,
         modelPackage.input(), parameterStore, manager);
   }

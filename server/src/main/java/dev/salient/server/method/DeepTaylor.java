@@ -11,6 +11,7 @@ import dev.salient.server.method.ResultSchema.MapShape;
 import dev.salient.server.method.ResultSchema.ValueType;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -36,6 +37,15 @@ public final class DeepTaylor implements ExplanationMethod {
 
   /** The method's name in requests. */
   public static final String NAME = "deep_taylor";
+
+  /**
+   * The kinds of layer the seed's rules are defined for: z+ / zB through weighted layers,
+   * winner-takes-all through max pooling, pass-through for ReLU and flatten. Batch
+   * normalisation (an affine map with negative scales and shifts) and residual additions have
+   * no rule there, so ResNet-18 is not supported.
+   */
+  static final Set<LayerWalk.Kind> RULES = EnumSet.of(LayerWalk.Kind.CONV, LayerWalk.Kind.RELU,
+      LayerWalk.Kind.MAX_POOL, LayerWalk.Kind.FLATTEN, LayerWalk.Kind.LINEAR);
 
   private static final ResultSchema RESULT = ResultSchema.builder()
       .value("target_probability", ValueType.PROBABILITY,
@@ -64,7 +74,8 @@ public final class DeepTaylor implements ExplanationMethod {
   @Override
   public String description() {
     return "Relevance of the target's logit redistributed layer by layer, z+ rule in hidden "
-        + "layers, zB at the input (Deep Taylor, Montavon et al.); walkable models only";
+        + "layers, zB at the input (Deep Taylor, Montavon et al.); walkable models without "
+        + "batch normalisation or residual additions";
   }
 
   @Override
@@ -89,12 +100,17 @@ public final class DeepTaylor implements ExplanationMethod {
 
   @Override
   public boolean supports(ModelPackage model) {
-    return LayerWalkRun.supported(model);
+    return LayerWalkRun.supported(model, RULES);
   }
 
   @Override
   public String requirement() {
     return LayerWalkRun.REQUIREMENT;
+  }
+
+  @Override
+  public String requirement(ModelPackage model) {
+    return LayerWalkRun.requirement(model, name(), RULES);
   }
 
   @Override
@@ -132,7 +148,11 @@ public final class DeepTaylor implements ExplanationMethod {
     double[][] atInputs = new double[layers][];
     for (int i = layers - 1; i >= 0; i--) {
       LayerWalk.Layer layer = walk.layers().get(i);
-      float[] in = walk.inputs().get(i);
+      if (!RULES.contains(layer.kind()) || walk.reads().get(i)[0] != i) {
+        throw new IllegalArgumentException("deep_taylor has no rule for layer " + i + " ("
+            + layer.kind() + "); it walks sequences of " + RULES);
+      }
+      float[] in = walk.input(i);
       if (layer instanceof LayerWalk.MaxPool p) {
         r = LayerOps.toWinners(p, in, r);
       } else if (layer instanceof LayerWalk.Linear || layer instanceof LayerWalk.Conv) {

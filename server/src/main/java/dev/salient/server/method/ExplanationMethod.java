@@ -69,6 +69,11 @@ public interface ExplanationMethod {
     return "";
   }
 
+  /** What {@code model}, which this method does not support, lacks for it; or "". */
+  default String requirement(ModelPackage model) {
+    return requirement();
+  }
+
   /**
    * Parses and validates request parameters before any model work.
    *

@@ -5,7 +5,11 @@ import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassResult;
 import dev.salient.server.explanation.ExplainEvent;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * A white-box run: one forward pass that returns the image's {@link LayerWalk}, which the method
@@ -14,10 +18,13 @@ import java.util.List;
 abstract class LayerWalkRun implements MethodRun {
   /** What a model needs for the white-box methods, said when one that lacks it is asked for. */
   static final String REQUIREMENT = "the white-box methods walk the model layer by layer, so "
-      + "they need a builtin architecture made only of convolution, ReLU, max-pooling, flatten "
-      + "and linear layers (the default model's fashion-cnn-v1; ResNet-18's residual additions "
-      + "and batch normalisation have no rule), or a TorchScript model whose model.json declares "
-      + "its \"layers\" (docs/models.md, docs/methods/whitebox.md)";
+      + "they need a builtin architecture (the default model's fashion-cnn-v1; ResNet-18 for "
+      + "rectgrad, rectgrad_nobias and visual_backprop) or a TorchScript model whose model.json "
+      + "declares its \"layers\" (docs/models.md), made only of layers the method has a rule "
+      + "for (docs/methods/whitebox.md)";
+
+  /** Every kind of layer the gradient rules of rectgrad and visual_backprop's scaling cover. */
+  static final Set<LayerWalk.Kind> ALL_KINDS = EnumSet.allOf(LayerWalk.Kind.class);
 
   protected final MethodContext context;
   private final boolean alone;
@@ -32,9 +39,30 @@ abstract class LayerWalkRun implements MethodRun {
     this.alone = alone;
   }
 
-  /** Whether {@code model}'s layers can be walked. */
-  static boolean supported(ModelPackage model) {
-    return LayerWalk.walkable(model);
+  /** Whether {@code model}'s layers can be walked and are all of kinds in {@code rules}. */
+  static boolean supported(ModelPackage model, Set<LayerWalk.Kind> rules) {
+    Set<LayerWalk.Kind> kinds = LayerWalk.kinds(model);
+    return !kinds.isEmpty() && rules.containsAll(kinds);
+  }
+
+  /**
+   * What {@code model} lacks for {@code method}, whose rules cover the kinds {@code rules}: that
+   * it cannot be walked, or the kinds of layer it has that no rule covers.
+   */
+  static String requirement(ModelPackage model, String method, Set<LayerWalk.Kind> rules) {
+    Set<LayerWalk.Kind> kinds = LayerWalk.kinds(model);
+    if (kinds.isEmpty()) {
+      return "model " + model.name() + "'s layers cannot be walked: " + REQUIREMENT;
+    }
+    Set<LayerWalk.Kind> missing = EnumSet.copyOf(kinds);
+    missing.removeAll(rules);
+    return "model " + model.name() + " has " + names(missing) + " layers, which " + method
+        + " has no rule for; its rules cover " + names(rules) + " (docs/methods/whitebox.md)";
+  }
+
+  private static String names(Set<LayerWalk.Kind> kinds) {
+    return kinds.stream().map(k -> k.name().toLowerCase(Locale.ROOT))
+        .collect(Collectors.joining(", "));
   }
 
   /** The frames and result from {@code walk}, after {@code passes} passes in all. */

@@ -68,8 +68,8 @@ public final class MethodRegistry {
           "unknown method \"" + name + "\"; this server offers " + methods.keySet());
     }
     if (!method.supports(model)) {
-      String requirement =
-          method.requirement().isEmpty() ? "" : " (" + method.requirement() + ")";
+      String lacks = method.requirement(model);
+      String requirement = lacks.isEmpty() ? "" : " (" + lacks + ")";
       throw new SalientException.InvalidArgument(
           "method " + name + " cannot explain model " + model.name() + requirement
               + "; it supports "

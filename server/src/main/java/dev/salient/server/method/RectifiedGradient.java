@@ -119,12 +119,17 @@ public final class RectifiedGradient implements ExplanationMethod {
 
   @Override
   public boolean supports(ModelPackage model) {
-    return LayerWalkRun.supported(model);
+    return LayerWalkRun.supported(model, LayerWalkRun.ALL_KINDS);
   }
 
   @Override
   public String requirement() {
     return LayerWalkRun.REQUIREMENT;
+  }
+
+  @Override
+  public String requirement(ModelPackage model) {
+    return LayerWalkRun.requirement(model, name(), LayerWalkRun.ALL_KINDS);
   }
 
   @Override
@@ -137,37 +142,37 @@ public final class RectifiedGradient implements ExplanationMethod {
   /**
    * The rectified backward sweep.
    *
-   * @param atInputs {@code atInputs.get(i)}: the rectified gradient at layer {@code i}'s input
-   *     (index 0 is the gradient with respect to the normalised image)
+   * @param atActivations {@code atActivations.get(a)}: the rectified gradient at activation
+   *     {@code a} (index 0 is the gradient with respect to the normalised image), summed over
+   *     the layers that read it
    * @param thresholds each layer's {@code tau}; NaN for layers other than ReLU
    * @param kept each ReLU layer's share of active units whose gradient passed; NaN for others
    */
-  record Sweep(List<double[]> atInputs, double[] thresholds, double[] kept) {
+  record Sweep(List<double[]> atActivations, double[] thresholds, double[] kept) {
     /** The gradient with respect to the normalised image. */
     double[] inputGradient() {
-      return atInputs.get(0);
+      return atActivations.get(0);
     }
   }
 
-  /** Carries the gradient of logit {@code target} back through {@code walk}, rectified at q. */
+  /**
+   * Carries the gradient of logit {@code target} back through {@code walk}, rectified at q: the
+   * ordinary gradient step through every other kind of layer ({@link LayerOps#backward}).
+   */
   static Sweep sweep(LayerWalk walk, int target, double q) {
     int layers = walk.layers().size();
-    double[] g = new double[walk.logits().length];
-    g[target] = 1;
-    double[][] atInputs = new double[layers][];
+    double[][] at = new double[layers + 1][];
+    at[layers] = new double[walk.logits().length];
+    at[layers][target] = 1;
     double[] thresholds = new double[layers];
     double[] kept = new double[layers];
     Arrays.fill(thresholds, Double.NaN);
     Arrays.fill(kept, Double.NaN);
     for (int i = layers - 1; i >= 0; i--) {
-      LayerWalk.Layer layer = walk.layers().get(i);
-      if (layer instanceof LayerWalk.Linear l) {
-        g = LayerOps.linearTranspose(l, l.weight(), g);
-      } else if (layer instanceof LayerWalk.Conv c) {
-        g = LayerOps.convTranspose(c, c.weight(), g);
-      } else if (layer instanceof LayerWalk.MaxPool p) {
-        g = LayerOps.toWinners(p, walk.inputs().get(i), g);
-      } else if (layer instanceof LayerWalk.Relu) {
+      // Every reader of activation i + 1 comes after layer i: its gradient is complete.
+      double[] g = at[i + 1] == null ? new double[walk.output(i).length] : at[i + 1];
+      at[i + 1] = g;
+      if (walk.layers().get(i) instanceof LayerWalk.Relu) {
         float[] a = walk.output(i);
         double[] importance = new double[g.length];
         for (int k = 0; k < g.length; k++) {
@@ -188,11 +193,12 @@ public final class RectifiedGradient implements ExplanationMethod {
         }
         thresholds[i] = tau;
         kept[i] = active == 0 ? 0 : (double) passed / active;
-        g = rectified;
+        LayerOps.accumulate(walk, i, new double[][] {rectified}, at);
+      } else {
+        LayerOps.accumulate(walk, i, LayerOps.backward(walk, i, g), at);
       }
-      atInputs[i] = g;
     }
-    return new Sweep(Arrays.asList(atInputs), thresholds, kept);
+    return new Sweep(Arrays.asList(at), thresholds, kept);
   }
 
   /** The gradient in pixel space: the normalised one divided by each channel's std. */
@@ -234,7 +240,7 @@ public final class RectifiedGradient implements ExplanationMethod {
       int reluLayers = 0;
       for (int i = layers - 1; i >= 0; i--) {
         LayerWalk.Layer layer = walk.layers().get(i);
-        double[] g = sweep.atInputs().get(i);
+        double[] g = sweep.atActivations().get(walk.reads().get(i)[0]);
         Map<String, Double> frameValues = new LinkedHashMap<>();
         frameValues.put("layer", (double) i);
         frameValues.put("gradient_l1", l1(g));

@@ -22,9 +22,10 @@ import java.util.Set;
  * up to the resolution of the one before by a transposed convolution with unit weights (all ones,
  * no bias) of the kernel size and stride of each layer in between, multiplied point-wise with
  * that average, and so on down to the input, whose resolution the last scaling-up reaches. A
- * max-pooling layer in between is scaled up as a convolution of its window and stride, a ReLU or
- * flatten passes the map on. No gradient and no class: the map shows which pixels can still
- * reach the deepest feature maps.
+ * max-pooling layer in between is scaled up as a convolution of its window, stride and padding;
+ * a ReLU, batch normalisation or flatten passes the map on ({@link #sweep} says how a residual
+ * network is followed). No gradient and no class: the map shows which pixels can still reach the
+ * deepest feature maps.
  */
 public final class VisualBackprop implements ExplanationMethod {
 
@@ -75,12 +76,17 @@ public final class VisualBackprop implements ExplanationMethod {
 
   @Override
   public boolean supports(ModelPackage model) {
-    return LayerWalkRun.supported(model);
+    return LayerWalkRun.supported(model, LayerWalkRun.ALL_KINDS);
   }
 
   @Override
   public String requirement() {
     return LayerWalkRun.REQUIREMENT;
+  }
+
+  @Override
+  public String requirement(ModelPackage model) {
+    return LayerWalkRun.requirement(model, name(), LayerWalkRun.ALL_KINDS);
   }
 
   @Override
@@ -100,33 +106,32 @@ public final class VisualBackprop implements ExplanationMethod {
    */
   record Level(int layer, double[] map, int height, int width) {}
 
-  /** The levels, deepest first, and the final map at the input's resolution last. */
+  /**
+   * The levels, deepest first, and the final map at the input's resolution last. The levels are
+   * the spatial ReLUs on the main path: those whose output every later layer's reads lie at or
+   * after (in a sequence, every one; in ResNet-18 the stem's and each residual block's output
+   * ReLU, not the ReLU inside a block's branch, which the shortcut bypasses). From one level to
+   * the one below, the map is scaled up through the layers between them along each layer's
+   * first input: a residual block through its main branch (the addition reads it first), so a
+   * stride-2 block scales up by the unit kernels of its 3x3 stride-2 and 3x3 convolutions.
+   */
   static List<Level> sweep(LayerWalk walk) {
-    List<Integer> levels = new ArrayList<>();
-    for (int i = 0; i < walk.layers().size(); i++) {
-      if (walk.layers().get(i) instanceof LayerWalk.Relu relu && relu.spatial()) {
-        levels.add(i);
-      }
-    }
+    Set<Integer> levels = mainPathLevels(walk);
     if (levels.isEmpty()) {
       throw new IllegalArgumentException("the walk has no ReLU over feature maps");
     }
     List<Level> out = new ArrayList<>();
-    int deepest = levels.get(levels.size() - 1);
+    int deepest = levels.stream().mapToInt(Integer::intValue).max().getAsInt();
     int[] shape = ((LayerWalk.Relu) walk.layers().get(deepest)).shape();
     double[] map = channelMean(walk.output(deepest), shape);
     out.add(new Level(deepest, map, shape[1], shape[2]));
     int h = shape[1];
     int w = shape[2];
-    for (int i = deepest - 1; i >= 0; i--) {
+    int i = deepest;
+    while (true) {
       LayerWalk.Layer layer = walk.layers().get(i);
-      LayerWalk.Conv unit = unitScaleUp(layer, h, w);
-      if (unit != null) {
-        map = LayerOps.convTranspose(unit, unit.weight(), map);
-        h = unit.in()[1];
-        w = unit.in()[2];
-      }
-      if (levels.contains(i)) {
+      // Here the map has the resolution of layer i's output.
+      if (i != deepest && levels.contains(i)) {
         int[] s = ((LayerWalk.Relu) layer).shape();
         double[] mean = channelMean(walk.output(i), s);
         for (int k = 0; k < map.length; k++) {
@@ -134,9 +139,40 @@ public final class VisualBackprop implements ExplanationMethod {
         }
         out.add(new Level(i, map.clone(), h, w));
       }
+      LayerWalk.Conv unit = unitScaleUp(layer, h, w);
+      if (unit != null) {
+        map = LayerOps.convTranspose(unit, unit.weight(), map);
+        h = unit.in()[1];
+        w = unit.in()[2];
+      }
+      int below = walk.reads().get(i)[0];
+      if (below == 0) {
+        break;
+      }
+      i = below - 1;
     }
     out.add(new Level(-1, map, h, w));
     return out;
+  }
+
+  /**
+   * The spatial ReLUs {@code i} whose output no later layer reaches past: every layer after
+   * {@code i} reads activations {@code >= i + 1}.
+   */
+  static Set<Integer> mainPathLevels(LayerWalk walk) {
+    int layers = walk.layers().size();
+    Set<Integer> levels = new java.util.TreeSet<>();
+    int lowestReadAfter = Integer.MAX_VALUE;
+    for (int i = layers - 1; i >= 0; i--) {
+      if (walk.layers().get(i) instanceof LayerWalk.Relu relu && relu.spatial()
+          && lowestReadAfter >= i + 1) {
+        levels.add(i);
+      }
+      for (int a : walk.reads().get(i)) {
+        lowestReadAfter = Math.min(lowestReadAfter, a);
+      }
+    }
+    return levels;
   }
 
   /**
@@ -144,7 +180,7 @@ public final class VisualBackprop implements ExplanationMethod {
    * {@code layer}'s output up to its input: the layer's own kernel size, stride and padding.
    * Null for layers that keep the map as it is.
    */
-  private static LayerWalk.Conv unitScaleUp(LayerWalk.Layer layer, int h, int w) {
+  static LayerWalk.Conv unitScaleUp(LayerWalk.Layer layer, int h, int w) {
     if (layer instanceof LayerWalk.Conv c) {
       float[] ones = new float[c.kernelHeight() * c.kernelWidth()];
       Arrays.fill(ones, 1f);
@@ -152,10 +188,10 @@ public final class VisualBackprop implements ExplanationMethod {
           c.stride(), c.padding(), new int[] {1, c.in()[1], c.in()[2]}, new int[] {1, h, w});
     }
     if (layer instanceof LayerWalk.MaxPool p) {
-      float[] ones = new float[p.size() * p.size()];
+      float[] ones = new float[p.kernel() * p.kernel()];
       Arrays.fill(ones, 1f);
-      return new LayerWalk.Conv(ones, new float[1], p.size(), p.size(), p.size(), 0,
-          new int[] {1, p.in()[1], p.in()[2]}, new int[] {1, h, w});
+      return new LayerWalk.Conv(ones, new float[1], p.kernel(), p.kernel(), p.stride(),
+          p.padding(), new int[] {1, p.in()[1], p.in()[2]}, new int[] {1, h, w});
     }
     return null;
   }

@@ -17,14 +17,19 @@ import dev.salient.grpc.MethodInfo;
 import dev.salient.server.SalientServer;
 import dev.salient.server.SalientSettings;
 import dev.salient.server.engine.ModelCatalog;
+import dev.salient.server.engine.InputSpec;
 import dev.salient.server.engine.ModelPackage;
+import dev.salient.server.engine.RandomWeights;
 import dev.salient.server.engine.TestImages;
+import dev.salient.server.engine.builtin.ResNet18;
 import dev.salient.server.method.MethodRegistry;
 import io.grpc.Status;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
@@ -32,28 +37,35 @@ import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The white-box methods through gRPC: listed and served for a model whose layers can be walked,
- * refused with INVALID_ARGUMENT naming what a TorchScript model lacks.
+ * refused with INVALID_ARGUMENT naming what a TorchScript model lacks; on ResNet-18 only those
+ * whose rules cover its layers.
  */
 class WhiteBoxServiceTest {
   static final List<String> WHITE_BOX =
       List.of("rectgrad", "rectgrad_nobias", "deep_taylor", "visual_backprop");
 
+  @TempDir static Path dir;
   static ActorSystem<Void> serverSystem;
   static ActorSystem<Void> clientSystem;
   static SalientServer server;
   static ExplainerClient client;
 
   @BeforeAll
-  static void start() {
+  static void start() throws IOException {
+    InputSpec in = new InputSpec(3, 224, 224, 0f, 1f, new float[] {0.485f, 0.456f, 0.406f},
+        new float[] {0.229f, 0.224f, 0.225f});
+    ModelPackage resnet = RandomWeights.writePackage(dir.resolve("resnet18"), "resnet18",
+        ResNet18.ID, in, IntStream.range(0, 1000).mapToObj(i -> "class" + i).toList(), 18);
     Config config = ConfigFactory.parseString("salient.port = 0")
         .withFallback(ConfigFactory.load());
     serverSystem = ActorSystem.create(Behaviors.empty(), "server", config);
     ModelCatalog catalog = new ModelCatalog(List.of(
         ModelPackage.readResource(ModelCatalog.DEFAULT_MODEL_RESOURCE),
-        ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript"))));
+        ModelPackage.read(Path.of("src/test/resources/models/tiny-torchscript")), resnet));
     server = SalientServer.start(serverSystem, SalientSettings.create(config), catalog,
         MethodRegistry.standard());
     clientSystem = ActorSystem.create(Behaviors.empty(), "client", config);
@@ -115,6 +127,41 @@ class WhiteBoxServiceTest {
           ? method : "visual_backprop", last.getResult().getMaps(0).getName());
       assertEquals(List.of(28L, 28L), last.getResult().getMaps(0).getTensor().getShapeList());
     }
+  }
+
+  @Test
+  void describeModelListsForResNet18TheWhiteBoxMethodsWhoseRulesCoverItsLayers() {
+    List<String> resnet = methodsOf("resnet18");
+
+    assertEquals(List.of("rectgrad", "rectgrad_nobias", "visual_backprop"),
+        WHITE_BOX.stream().filter(resnet::contains).toList());
+  }
+
+  @Test
+  void explain_deepTaylorOnResNet18IsInvalidArgumentNamingTheLayersItHasNoRuleFor() {
+    ExplainRequest request = ExplainRequest.newBuilder().setModel("resnet18")
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(0))))
+        .setMethod("deep_taylor").build();
+
+    var error = assertThrows(Exception.class, () -> explain(request));
+
+    Status status = Status.fromThrowable(error);
+    assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode());
+    assertTrue(status.getDescription().contains("cannot explain model resnet18")
+        && status.getDescription().contains("has batch_norm, add, avg_pool layers, which "
+            + "deep_taylor has no rule for"), status.getDescription());
+  }
+
+  @Test
+  void rectgradOnResNet18EndsWithAMapOfItsInputSize() {
+    List<ExplainEvent> events = explain(ExplainRequest.newBuilder().setModel("resnet18")
+        .setImage(Image.newBuilder().setEncoded(ByteString.copyFrom(TestImages.bytes(5))))
+        .setMethod("rectgrad").build());
+
+    ExplainEvent last = events.get(events.size() - 1);
+    assertTrue(last.hasResult());
+    assertEquals(69, events.stream().filter(ExplainEvent::hasFrame).count());
+    assertEquals(List.of(224L, 224L), last.getResult().getMaps(0).getTensor().getShapeList());
   }
 
   private static List<String> methodsOf(String model) {

@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.LayerWalk;
 import dev.salient.server.engine.TestImages;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -75,6 +77,72 @@ class VisualBackpropTest {
     assertArrayEquals(new double[] {2, 4, 6, 8}, levels.get(0).map(), 1e-12);
     assertEquals(1, levels.get(1).layer());
     assertArrayEquals(product, levels.get(1).map(), 1e-12);
+    assertArrayEquals(expected, levels.get(2).map(), 1e-12);
+  }
+
+  @Test
+  void overlappingPaddedMaxPoolingScalesEachCellUpOverItsOwnWindow() {
+    // ResNet-18's stem pooling, 3x3 stride 2 padding 1, from 3x3 back to 6x6: the cell (0, 0)
+    // covers input rows and columns -1..1 (0..1 inside), the cell (1, 2) rows 1..3, columns 3..5.
+    LayerWalk.Conv unit = VisualBackprop.unitScaleUp(
+        new LayerWalk.MaxPool(3, 2, 1, new int[] {4, 6, 6}), 3, 3);
+    double[] map = new double[9];
+    map[0] = 1;
+    map[1 * 3 + 2] = 10;
+
+    double[] up = LayerOps.convTranspose(unit, unit.weight(), map);
+
+    double[] expected = new double[36];
+    for (int y = 0; y < 6; y++) {
+      for (int x = 0; x < 6; x++) {
+        expected[y * 6 + x] = (y <= 1 && x <= 1 ? 1 : 0) + (y >= 1 && y <= 3 && x >= 3 ? 10 : 0);
+      }
+    }
+    assertArrayEquals(expected, up, 1e-12);
+  }
+
+  @Test
+  void onAResidualGraphTheLevelsAreTheMainPathReluAndTheMapFollowsTheMainBranch() {
+    // conv 3x3 -> ReLU (level) -> [main: conv 3x3 stride 2 -> ReLU (bypassed: not a level);
+    // shortcut: conv 1x1 stride 2] -> add -> ReLU (level) -> flatten -> linear.
+    List<LayerWalk.Layer> layers = List.of(
+        new LayerWalk.Conv(new float[18], new float[2], 3, 3, 1, 1, new int[] {1, 4, 4},
+            new int[] {2, 4, 4}),
+        new LayerWalk.Relu(new int[] {2, 4, 4}),
+        new LayerWalk.Conv(new float[36], new float[2], 3, 3, 2, 1, new int[] {2, 4, 4},
+            new int[] {2, 2, 2}),
+        new LayerWalk.Relu(new int[] {2, 2, 2}),
+        new LayerWalk.Conv(new float[4], new float[2], 1, 1, 2, 0, new int[] {2, 4, 4},
+            new int[] {2, 2, 2}),
+        new LayerWalk.Add(new int[] {2, 2, 2}),
+        new LayerWalk.Relu(new int[] {2, 2, 2}),
+        new LayerWalk.Flatten(new int[] {2, 2, 2}),
+        new LayerWalk.Linear(new float[16], new float[2], 8, 2));
+    List<int[]> reads = List.of(new int[] {0}, new int[] {1}, new int[] {2}, new int[] {3},
+        new int[] {2}, new int[] {4, 5}, new int[] {6}, new int[] {7}, new int[] {8});
+    float[] firstRelu = new float[32];
+    Arrays.fill(firstRelu, 2);
+    float[] lastRelu = new float[8];
+    lastRelu[0] = 1;
+    lastRelu[4] = 1;
+    LayerWalk walk = new LayerWalk(layers, reads, List.of(new float[16], new float[32],
+        firstRelu, new float[8], new float[8], new float[8], new float[8], lastRelu,
+        lastRelu.clone(), new float[2]));
+
+    assertEquals(Set.of(1, 6), VisualBackprop.mainPathLevels(walk));
+    List<VisualBackprop.Level> levels = VisualBackprop.sweep(walk);
+
+    // The deep mean is 1 at (0, 0); the stride-2 unit kernel spreads it over rows and columns
+    // 0..1 of 4x4; times the first mean 2; then each pixel sums its 3x3 neighbourhood: 2 times
+    // the count of those cells in it, {2, 2, 1, 0} per row times the same per column.
+    assertEquals(List.of(6, 1, -1), levels.stream().map(VisualBackprop.Level::layer).toList());
+    int[] count = {2, 2, 1, 0};
+    double[] expected = new double[16];
+    for (int y = 0; y < 4; y++) {
+      for (int x = 0; x < 4; x++) {
+        expected[y * 4 + x] = 2.0 * count[y] * count[x];
+      }
+    }
     assertArrayEquals(expected, levels.get(2).map(), 1e-12);
   }
 
