@@ -11,10 +11,13 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +31,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class InferenceEngine implements PassEngine {
   private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
+  /** Images in the pass that compares gradients with oneDNN and without, at load. */
+  private static final int ONE_DNN_CHECK_IMAGES = 2;
+  /** How far, relative to the largest value, oneDNN's gradients may be from the others. */
+  private static final double ONE_DNN_TOLERANCE = 1e-3;
 
   /** Set to a number, DJL's property fixes libtorch's intra-op threads for every model. */
   public static final String THREADS_PROPERTY = "ai.djl.pytorch.num_threads";
@@ -57,6 +64,8 @@ public final class InferenceEngine implements PassEngine {
   private final String deviceName;
   private final NDManager manager;
   private final Map<String, LoadedModel> models;
+  /** Models whose gradient passes oneDNN gets wrong: they run without it. */
+  private final Set<String> gradientsWithoutOneDnn = new HashSet<>();
   /** Intra-op threads per model (CPU); a model not listed runs with whatever is set. */
   private final Map<String, Threads> threadsByModel = new LinkedHashMap<>();
   /** Largest call per model, where measured ({@link #measureBestBatch}). */
@@ -120,6 +129,7 @@ public final class InferenceEngine implements PassEngine {
     InferenceEngine engine = new InferenceEngine(deviceName, manager, models);
     if (!device.isGpu()) {
       try {
+        models.keySet().forEach(engine::checkOneDnnGradients);
         engine.chooseThreads(cpuThreads);
       } catch (RuntimeException e) {
         engine.close();
@@ -293,6 +303,58 @@ public final class InferenceEngine implements PassEngine {
     return PassResult.concat(parts);
   }
 
+  /**
+   * Compares a gradient pass of two images with oneDNN and without, and runs the model's gradient
+   * passes without oneDNN from now on when they differ. libtorch 2.7.1's oneDNN convolution
+   * backward gives wrong input gradients, in batches of two images or more, for convolutions of
+   * few output channels at stride 1 (measured: 2 or 8 channels wrong by 55-115 % of the largest
+   * value, 16 or more right to 5e-7; batches of one image do not use it); the forward pass is
+   * right. Which layers a TorchScript model has is not known here, so each model is measured.
+   */
+  private void checkOneDnnGradients(String modelName) {
+    LoadedModel model = models.get(modelName);
+    ModelPackage pkg = model.modelPackage();
+    Random random = new Random(27);
+    List<float[]> images = new ArrayList<>();
+    for (int i = 0; i < ONE_DNN_CHECK_IMAGES; i++) {
+      float[] image = new float[pkg.input().size()];
+      for (int k = 0; k < image.length; k++) {
+        image[k] = pkg.input().pixelMin()
+            + random.nextFloat() * (pkg.input().pixelMax() - pkg.input().pixelMin());
+      }
+      images.add(image);
+    }
+    Pass pass = Pass.gradient(images, Pass.Output.LOGIT, new int[ONE_DNN_CHECK_IMAGES],
+        pkg.numClasses());
+    PassResult with = call(modelName, model, pass);
+    PassResult without = OneDnn.without(() -> call(modelName, model, pass));
+    double largest = 0;
+    double worst = 0;
+    for (int i = 0; i < ONE_DNN_CHECK_IMAGES; i++) {
+      float[] right = without.gradients().get(i);
+      float[] got = with.gradients().get(i);
+      for (int k = 0; k < right.length; k++) {
+        largest = Math.max(largest, Math.abs(right[k]));
+        worst = Math.max(worst, Float.isFinite(got[k]) ? Math.abs(got[k] - right[k])
+            : Double.POSITIVE_INFINITY);
+      }
+    }
+    if (worst > ONE_DNN_TOLERANCE * largest) {
+      gradientsWithoutOneDnn.add(modelName);
+      log.warn(String.format(Locale.ROOT, "model %s: libtorch's oneDNN convolution backward gives "
+          + "it wrong input gradients in batches (off by %.3g of the largest value against "
+          + "libtorch's other kernels; a fault of libtorch 2.7.1 with convolutions of few output "
+          + "channels at stride 1); its gradient passes run without oneDNN, which makes "
+          + "convolutions slower for every model while they run", modelName,
+          largest == 0 ? worst : worst / largest));
+    }
+  }
+
+  /** Whether model {@code modelName}'s gradient passes run without oneDNN. */
+  boolean gradientsWithoutOneDnn(String modelName) {
+    return gradientsWithoutOneDnn.contains(modelName);
+  }
+
   @Override
   public int bestBatch(String modelName) {
     return bestBatchByModel.getOrDefault(modelName, Integer.MAX_VALUE);
@@ -383,7 +445,18 @@ public final class InferenceEngine implements PassEngine {
     return (double) Collections.min(times) / batch;
   }
 
+  /**
+   * One engine call; a gradient call of a model whose gradients oneDNN gets wrong runs without
+   * oneDNN ({@link #checkOneDnnGradients}).
+   */
   private PassResult runCall(String modelName, LoadedModel model, Pass pass) {
+    if (pass.objective() != null && gradientsWithoutOneDnn.contains(modelName)) {
+      return OneDnn.without(() -> call(modelName, model, pass));
+    }
+    return call(modelName, model, pass);
+  }
+
+  private PassResult call(String modelName, LoadedModel model, Pass pass) {
     int threads = threads(modelName, pass.size());
     if (threads > 0 && threads != currentThreads) {
       JniUtils.setNumThreads(threads);

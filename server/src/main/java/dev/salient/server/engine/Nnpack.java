@@ -79,7 +79,8 @@ final class Nnpack {
   }
 
   /** The libtorch_cpu DJL loaded, found by its path in the process's memory map (Linux). */
-  private static Optional<NativeLibrary> torchCpu() {
+  /** libtorch_cpu among the libraries this process has mapped, when it is loaded. */
+  static Optional<NativeLibrary> torchCpu() {
     Path maps = Path.of("/proc/self/maps");
     if (!Files.isReadable(maps)) {
       return Optional.empty();
