@@ -126,6 +126,7 @@ final class DeclaredLayers {
       case "relu" -> Activation.reluBlock();
       case "max_pool" -> Pool.maxPool2dBlock(new Shape(layer.size(), layer.size()),
           new Shape(layer.size(), layer.size()));
+      case "avg_pool" -> Pool.globalAvgPool2dBlock();
       case "flatten" -> Blocks.batchFlattenBlock();
       default -> throw new IllegalArgumentException(at + "unknown kind");
     };

@@ -172,7 +172,7 @@ public record ModelManifest(
 
   /**
    * One layer of a TorchScript module as {@code layers} declares it: {@code kind} ("conv", "relu",
-   * "max_pool", "flatten" or "linear"); for "conv" and "linear" {@code parameters}, the prefix of
+   * "max_pool", "avg_pool" (global average pooling), "flatten" or "linear"); for "conv" and "linear" {@code parameters}, the prefix of
    * the module's parameters ({@code features.0} for {@code features.0.weight} and {@code
    * features.0.bias}; in a two-part export, the part's file name without ".pt" comes first, as in
    * {@code head.1}); for "conv" {@code stride} (1) and {@code padding} (0); for "max_pool" {@code
@@ -185,7 +185,7 @@ public record ModelManifest(
 
     /** The kinds {@code kind} may name, as written in the file. */
     public static final List<String> KINDS =
-        List.of("conv", "relu", "max_pool", "flatten", "linear");
+        List.of("conv", "relu", "max_pool", "avg_pool", "flatten", "linear");
 
     /**
      * Checks the fields of layer {@code index}.

@@ -273,7 +273,8 @@ class ModelManifestTest {
   @ValueSource(strings = {"src/main/resources/models/fashion-mnist",
       "src/test/resources/models/tiny-torchscript", "src/test/resources/models/tiny-two-part",
       "src/test/resources/models/colour-224", "src/test/resources/models/traced-64",
-      "src/test/resources/models/tiny-walkable", "src/test/resources/models/fused-walkable"})
+      "src/test/resources/models/tiny-walkable", "src/test/resources/models/fused-walkable",
+      "src/test/resources/models/pooled-walkable"})
   void everyPackageInTheRepositoryReads(String directory) {
     ModelManifest manifest = ModelManifest.read(Path.of(directory, "model.json"));
     ModelPackage model = ModelPackage.read(Path.of(directory));

@@ -25,18 +25,20 @@ class DeclaredLayersWhiteBoxTest {
   static final Path FIXTURES = Path.of("src/test/resources/models");
   static final Map<String, ModelPackage> MODELS = Map.of(
       "tiny-walkable", ModelPackage.read(FIXTURES.resolve("tiny-walkable")),
-      "fused-walkable", ModelPackage.read(FIXTURES.resolve("fused-walkable")));
+      "fused-walkable", ModelPackage.read(FIXTURES.resolve("fused-walkable")),
+      "pooled-walkable", ModelPackage.read(FIXTURES.resolve("pooled-walkable")));
 
   @RegisterExtension
   static final LoadedEngine loaded =
-      LoadedEngine.of(MODELS.get("tiny-walkable"), MODELS.get("fused-walkable"));
+      LoadedEngine.of(MODELS.get("tiny-walkable"), MODELS.get("fused-walkable"),
+          MODELS.get("pooled-walkable"));
 
   private static MethodHarness harness(String model) {
     return new MethodHarness(loaded.engine(), MODELS.get(model));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"tiny-walkable", "fused-walkable"})
+  @ValueSource(strings = {"tiny-walkable", "fused-walkable", "pooled-walkable"})
   void theWalkGivesTheModulesOwnLogit(String model) {
     for (int i = 0; i < 5; i++) {
       float[] image = randomImage(model, i);
@@ -51,7 +53,7 @@ class DeclaredLayersWhiteBoxTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"tiny-walkable", "fused-walkable"})
+  @ValueSource(strings = {"tiny-walkable", "fused-walkable", "pooled-walkable"})
   void rectgradAtPercentileZeroIsTheModulesGradientTimesInput(String model) {
     for (int i = 0; i < 10; i++) {
       float[] image = randomImage(model, i);
@@ -68,7 +70,7 @@ class DeclaredLayersWhiteBoxTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"tiny-walkable", "fused-walkable"})
+  @ValueSource(strings = {"tiny-walkable", "fused-walkable", "pooled-walkable"})
   void rectgradNoBiasAtPercentileZeroIsTheModulesGradient(String model) {
     for (int i = 0; i < 10; i++) {
       float[] image = randomImage(model, i);
@@ -102,6 +104,17 @@ class DeclaredLayersWhiteBoxTest {
       assertTrue(values.get("conservation_max_relative_change") < 1e-6, values.toString());
       assertEquals(0.0, values.get("negative_input_fraction"));
     }
+  }
+
+  @Test
+  void deepTaylorDeclinesADeclaredAveragePoolingNamingIt() {
+    var registry = MethodRegistry.standard();
+    var refused = org.junit.jupiter.api.Assertions.assertThrows(
+        dev.salient.server.util.SalientException.InvalidArgument.class,
+        () -> registry.lookup(DeepTaylor.NAME, MODELS.get("pooled-walkable")));
+    assertTrue(refused.getMessage().contains("avg_pool"), refused.getMessage());
+    assertTrue(registry.supportedBy(MODELS.get("pooled-walkable")).stream()
+        .anyMatch(m -> m.name().equals(RectifiedGradient.NAME)));
   }
 
   @Test
