@@ -22,11 +22,16 @@ final class OneDnn {
 
   private OneDnn() {}
 
+  /** libtorch_cpu, looked up once (it reads /proc/self/maps); null where it is not found. */
+  private static final class Torch {
+    static final NativeLibrary LIBRARY = Nnpack.torchCpu().orElse(null);
+  }
+
   /**
    * Runs {@code call} with oneDNN off, or as it is where libtorch's switch cannot be reached.
    */
   static <T> T without(Supplier<T> call) {
-    NativeLibrary torch = Nnpack.torchCpu().orElse(null);
+    NativeLibrary torch = Torch.LIBRARY;
     if (torch == null) {
       return call.get();
     }
@@ -40,8 +45,10 @@ final class OneDnn {
 
   /** Whether libtorch uses oneDNN now (its user switch). */
   static boolean enabled() {
-    NativeLibrary torch = Nnpack.torchCpu().orElseThrow(
-        () -> new IllegalStateException("libtorch_cpu is not loaded"));
+    NativeLibrary torch = Torch.LIBRARY;
+    if (torch == null) {
+      throw new IllegalStateException("libtorch_cpu is not loaded");
+    }
     return (torch.getFunction(ENABLED).invokeInt(new Object[] {context(torch)}) & 0xff) != 0;
   }
 
