@@ -2,13 +2,18 @@ package dev.salient.server.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.explanation.ExplainEvent;
+import dev.salient.server.engine.Pass;
+import dev.salient.server.engine.PassResult;
 import dev.salient.server.method.ExplanationMethod;
+import dev.salient.server.method.MethodRun;
+import dev.salient.server.method.RectifiedGradient;
 import dev.salient.server.method.SmoothGrad;
 import dev.salient.server.method.VanillaGradient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -17,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -122,6 +128,62 @@ class EngineSharingTest {
         1, false, false, Long.MAX_VALUE, "reader");
     worker.tell(new DeviceWorker.StartJob(new Job(nextId++, order, small,
         new VanillaGradient().prepare(Map.of()), stalled), ended.getRef()));
+  }
+
+  @Test
+  void aWhiteBoxJobWalkingItsLayersBackwardsHoldsBackNoOtherJob() throws Exception {
+    ActorRef<DeviceWorker.Command> worker = spawn(8, Duration.ofMillis(50));
+    CountDownLatch walkMayEnd = new CountDownLatch(1);
+    CountDownLatch walking = new CountDownLatch(1);
+    RecordingSink whiteBox = slowWhiteBoxJob(worker, walking, walkMayEnd);
+    assertTrue(walking.await(10, TimeUnit.SECONDS), "the white-box job's walk began");
+
+    RecordingSink other = vanilla(worker, small, "b", 0.5f, false);
+
+    // The other job is answered while the white-box job is still walking its layers.
+    assertNull(outcome(other));
+    assertFalse(whiteBox.outcome.isDone());
+    walkMayEnd.countDown();
+    assertNull(outcome(whiteBox));
+    assertInstanceOf(ExplainEvent.Result.class,
+        whiteBox.events.get(whiteBox.events.size() - 1));
+  }
+
+  /**
+   * A rectgrad job whose backward sweep, made once the engine returned its walk, signals
+   * {@code walking} and then takes until {@code mayEnd} (as a ResNet-18 sweep takes a second).
+   */
+  private RecordingSink slowWhiteBoxJob(ActorRef<DeviceWorker.Command> worker,
+      CountDownLatch walking, CountDownLatch mayEnd) {
+    RecordingSink sink = new RecordingSink();
+    ExplainOrder order = new ExplainOrder("r" + nextId, large.name(),
+        new float[] {0.9f, 0.2f, 0.3f, 0.4f}, RectifiedGradient.NAME, Map.of(),
+        new TargetSpec.Predicted(), 2, 1, false, false, Long.MAX_VALUE, "a");
+    ExplanationMethod.Prepared rectgrad = RectifiedGradient.withInput().prepare(Map.of());
+    ExplanationMethod.Prepared slow = new ExplanationMethod.Prepared(rectgrad.parameters(),
+        context -> {
+          MethodRun run = rectgrad.starter().apply(context);
+          return new MethodRun() {
+            @Override
+            public Pass nextPass() {
+              return run.nextPass();
+            }
+
+            @Override
+            public List<ExplainEvent> onPassResult(PassResult result) {
+              walking.countDown();
+              try {
+                assertTrue(mayEnd.await(20, TimeUnit.SECONDS));
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return run.onPassResult(result);
+            }
+          };
+        });
+    worker.tell(new DeviceWorker.StartJob(new Job(nextId++, order, large, slow, sink),
+        ended.getRef()));
+    return sink;
   }
 
   private List<Integer> largeCallSizes() {

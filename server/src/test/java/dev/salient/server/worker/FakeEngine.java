@@ -1,5 +1,6 @@
 package dev.salient.server.worker;
 
+import dev.salient.server.engine.LayerWalk;
 import dev.salient.server.engine.ModelPackage;
 import dev.salient.server.engine.Pass;
 import dev.salient.server.engine.PassEngine;
@@ -76,7 +77,21 @@ final class FakeEngine implements PassEngine {
         gradients.add(g);
       }
     }
-    return new PassResult(logits, pass.objective() == null ? null : gradients);
+    List<float[]> grads = pass.objective() == null ? null : gradients;
+    if (!pass.extras().layerWalk()) {
+      return new PassResult(logits, grads);
+    }
+    // The model as a walk: one linear layer, weights +1 to the first class and -1 to the second.
+    List<LayerWalk> walks = new ArrayList<>();
+    for (int i = 0; i < pass.size(); i++) {
+      int n = pass.images().get(i).length;
+      float[] weight = new float[2 * n];
+      java.util.Arrays.fill(weight, 0, n, 1f);
+      java.util.Arrays.fill(weight, n, 2 * n, -1f);
+      walks.add(new LayerWalk(List.of(new LayerWalk.Linear(weight, new float[2], n, 2)),
+          List.of(pass.images().get(i), logits.get(i))));
+    }
+    return new PassResult(logits, grads, null, null, null, null, walks);
   }
 
   @Override
