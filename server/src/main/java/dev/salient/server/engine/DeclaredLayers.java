@@ -171,12 +171,16 @@ final class DeclaredLayers {
       NDManager manager, UnaryOperator<NDArray> module, String where) {
     InputSpec in = pkg.input();
     int pixels = in.height() * in.width();
-    float[] images = new float[PROBES * in.channels() * pixels];
+    float[] mean = in.mean();
+    float[] std = in.std();
+    float[] images = new float[PROBES * in.size()];
     Random random = new Random(20_240_603L);
-    for (int k = 0; k < images.length; k++) {
-      int channel = (k / pixels) % in.channels();
-      float pixel = in.pixelMin() + random.nextFloat() * (in.pixelMax() - in.pixelMin());
-      images[k] = (pixel - in.mean()[channel]) / in.std()[channel];
+    for (int image = 0; image < PROBES; image++) {
+      float[] pixelValues = in.randomImage(random);
+      for (int k = 0; k < pixelValues.length; k++) {
+        int channel = k / pixels;
+        images[image * in.size() + k] = (pixelValues[k] - mean[channel]) / std[channel];
+      }
     }
     try (NDManager scope = manager.newSubManager()) {
       NDArray batch = scope.create(images,

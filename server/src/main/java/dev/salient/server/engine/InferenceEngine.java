@@ -322,12 +322,7 @@ public final class InferenceEngine implements PassEngine {
     Random random = new Random(27);
     List<float[]> images = new ArrayList<>();
     for (int i = 0; i < ONE_DNN_CHECK_IMAGES; i++) {
-      float[] image = new float[pkg.input().size()];
-      for (int k = 0; k < image.length; k++) {
-        image[k] = pkg.input().pixelMin()
-            + random.nextFloat() * (pkg.input().pixelMax() - pkg.input().pixelMin());
-      }
-      images.add(image);
+      images.add(pkg.input().randomImage(random));
     }
     Pass pass = Pass.gradient(images, Pass.Output.LOGIT, new int[ONE_DNN_CHECK_IMAGES],
         pkg.numClasses());

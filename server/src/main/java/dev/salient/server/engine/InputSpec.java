@@ -1,6 +1,7 @@
 package dev.salient.server.engine;
 
 import java.util.Arrays;
+import java.util.Random;
 
 /**
  * What a model expects as input: a [C, H, W] float image with values in [pixelMin, pixelMax],
@@ -62,6 +63,15 @@ public record InputSpec(
   /** Number of floats in one image: C * H * W. */
   public int size() {
     return channels * height * width;
+  }
+
+  /** An image of uniformly random pixels in {@code [pixelMin, pixelMax]}, before normalisation. */
+  public float[] randomImage(Random random) {
+    float[] image = new float[size()];
+    for (int k = 0; k < image.length; k++) {
+      image[k] = pixelMin + random.nextFloat() * (pixelMax - pixelMin);
+    }
+    return image;
   }
 
   /** Shape [C, H, W]. */

@@ -36,7 +36,6 @@ final class TorchScriptModel implements LoadedModel {
     Model model = open(pkg, pkg.weights(), device);
     try {
       InputSpec in = pkg.input();
-      PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
       // One forward with training=false switches the module to eval mode (BatchNorm running
       // statistics, no dropout). Later gradient passes call the module directly so they never
       // switch it back to training mode.
@@ -44,23 +43,26 @@ final class TorchScriptModel implements LoadedModel {
           model.getNDManager().zeros(new Shape(1, in.channels(), in.height(), in.width()))) {
         evalMode(model, probe).close();
       }
-      LayerWalker walker = null;
-      if (pkg.layers() != null) {
-        Map<String, NDArray> parameters = new LinkedHashMap<>();
-        DeclaredLayers.addParameters(parameters, block, "");
-        walker = DeclaredLayers.walker(pkg, parameters, model.getNDManager(),
-            x -> call(block, x, false));
-      }
-      return new TorchScriptModel(pkg, model, block, walker);
-    } catch (IllegalArgumentException e) {
-      model.close();
-      throw e;
     } catch (RuntimeException e) {
       model.close();
       throw new IllegalArgumentException(
           "model " + pkg.name() + ": cannot run TorchScript " + pkg.weights() + ": "
               + e.getMessage(), e);
     }
+    PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
+    LayerWalker walker = null;
+    if (pkg.layers() != null) {
+      try {
+        Map<String, NDArray> parameters = new LinkedHashMap<>();
+        DeclaredLayers.addParameters(parameters, block, "");
+        walker = DeclaredLayers.walker(pkg, parameters, model.getNDManager(),
+            x -> call(block, x, false));
+      } catch (RuntimeException e) {
+        model.close();
+        throw e;
+      }
+    }
+    return new TorchScriptModel(pkg, model, block, walker);
   }
 
   /**

@@ -65,7 +65,7 @@ class DeclaredLayersWhiteBoxTest {
       for (int k = 0; k < image.length; k++) {
         expected[k] = image[k] * gradient[k];
       }
-      assertClose(expected, run.map("per_channel").tensor().data());
+      RectifiedGradientTest.assertClose(expected, run.map("per_channel").tensor().data());
     }
   }
 
@@ -76,7 +76,7 @@ class DeclaredLayersWhiteBoxTest {
       float[] image = randomImage(model, i);
       MethodHarness.Run run = harness(model).run(RectifiedGradient.noBias(),
           Map.of("q", "0"), image, i % 3);
-      assertClose(run.context().logitGradient(), run.map("per_channel").tensor().data());
+      RectifiedGradientTest.assertClose(run.context().logitGradient(), run.map("per_channel").tensor().data());
     }
   }
 
@@ -150,17 +150,5 @@ class DeclaredLayersWhiteBoxTest {
       }
     }
     return best;
-  }
-
-  private static void assertClose(float[] expected, float[] actual) {
-    assertEquals(expected.length, actual.length);
-    double scale = 0;
-    for (float v : expected) {
-      scale = Math.max(scale, Math.abs(v));
-    }
-    assertTrue(scale > 0);
-    for (int k = 0; k < expected.length; k++) {
-      assertEquals(expected[k], actual[k], 1e-5 * scale, "entry " + k);
-    }
   }
 }

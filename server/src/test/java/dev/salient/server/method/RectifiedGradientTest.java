@@ -119,7 +119,7 @@ class RectifiedGradientTest {
     return image;
   }
 
-  private static void assertClose(float[] expected, float[] actual) {
+  static void assertClose(float[] expected, float[] actual) {
     assertEquals(expected.length, actual.length);
     double scale = 0;
     for (float v : expected) {
